@@ -1,0 +1,1 @@
+"""Offline training pipeline: one stage a module, one `creditscore` command a stage."""
