@@ -1,0 +1,377 @@
+"""The one feature transform, shared by training (a batch) and the functions (one record).
+
+Numpy only: it runs inside the Lambda functions, where pandas is not shipped. The learned
+state is a :class:`FeatureSpec`, a small JSON-serialisable object stored in each model
+version's ``metadata.json``; fitting it needs the training table, applying it needs nothing
+but the spec and raw application fields.
+
+Steps, in order:
+
+1. Clean: ``DAYS_EMPLOYED == 365243`` (no employment) becomes missing, with a 0/1 flag.
+2. Domain features from the raw values: credit/income, annuity/income, annuity/credit,
+   employed/age, income per family member, credit/goods price and EXT_SOURCE aggregates.
+3. Numbers (raw and domain) are flattened at the quantiles learned on training data.
+4. Categories become one 0/1 column per level seen in training; a missing or unseen level
+   gives zeros on all of them, so nothing a client sends can break the transform.
+
+Columns unknown for more than ``max_missing_rate`` of the training clients are dropped; the
+list is recorded in the spec. Raw inputs may lack any column: it is then treated as missing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+
+FloatArray = npt.NDArray[np.float64]
+#: Raw columns as arrays (numbers as float, categories as objects), or scalars for one record.
+RawColumns = Mapping[str, Any]
+
+EMPLOYMENT_ANOMALY_FEATURE = "DAYS_EMPLOYED_ANOMALY"
+EXT_SOURCES = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
+
+#: Domain features: name -> (numerator, denominator) of a ratio of raw columns.
+RATIO_FEATURES: dict[str, tuple[str, str]] = {
+    "CREDIT_INCOME_RATIO": ("AMT_CREDIT", "AMT_INCOME_TOTAL"),
+    "ANNUITY_INCOME_RATIO": ("AMT_ANNUITY", "AMT_INCOME_TOTAL"),
+    "ANNUITY_CREDIT_RATIO": ("AMT_ANNUITY", "AMT_CREDIT"),
+    "EMPLOYED_AGE_RATIO": ("DAYS_EMPLOYED", "DAYS_BIRTH"),
+    "INCOME_PER_FAMILY_MEMBER": ("AMT_INCOME_TOTAL", "CNT_FAM_MEMBERS"),
+    "CREDIT_GOODS_RATIO": ("AMT_CREDIT", "AMT_GOODS_PRICE"),
+}
+EXT_SOURCE_FEATURES = (
+    "EXT_SOURCE_MEAN",
+    "EXT_SOURCE_MIN",
+    "EXT_SOURCE_MAX",
+    "EXT_SOURCE_PRODUCT",
+    "EXT_SOURCE_MISSING_COUNT",
+)
+DOMAIN_FEATURES = (*RATIO_FEATURES, *EXT_SOURCE_FEATURES)
+
+#: Defaults of the learned parts; recorded in the spec so a model version says what it used.
+DEFAULT_MAX_MISSING_RATE = 0.60
+DEFAULT_CLIP_QUANTILES = (0.001, 0.999)
+DEFAULT_MIN_LEVEL_COUNT = 10
+_LEVEL_SEPARATOR = "__"
+
+
+@dataclass(frozen=True)
+class OneHotColumn:
+    """One categorical raw column and the levels that each get a 0/1 feature."""
+
+    column: str
+    levels: tuple[str, ...]
+    features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything the transform learned on training data; JSON round-trips via to_dict."""
+
+    numeric_columns: tuple[str, ...]
+    one_hot: tuple[OneHotColumn, ...]
+    dropped_columns: dict[str, str]
+    clip_limits: dict[str, tuple[float, float]]
+    max_missing_rate: float = DEFAULT_MAX_MISSING_RATE
+    clip_quantiles: tuple[float, float] = DEFAULT_CLIP_QUANTILES
+    _level_index: dict[str, dict[str, int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _clip_bounds: list[FloatArray] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Lookups built once, so that transforming one record is a few vector operations.
+        for encoded in self.one_hot:
+            self._level_index[encoded.column] = {lvl: i for i, lvl in enumerate(encoded.levels)}
+        limits = [self.clip_limits.get(f, (-math.inf, math.inf)) for f in self.numeric_features]
+        self._clip_bounds.extend(np.array(limits, dtype=np.float64).reshape(-1, 2).T)
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        """Numeric features in model order: raw kept columns, the anomaly flag, domain ones."""
+        return (*self.numeric_columns, EMPLOYMENT_ANOMALY_FEATURE, *DOMAIN_FEATURES)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """All feature names, in the order of the model's input vector."""
+        one_hot = tuple(f for encoded in self.one_hot for f in encoded.features)
+        return (*self.numeric_features, *one_hot)
+
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """Raw columns the transform reads (dropped ones excluded, domain inputs included)."""
+        needed = set(self.numeric_columns) | {c.column for c in self.one_hot}
+        needed |= {c for pair in RATIO_FEATURES.values() for c in pair} | set(EXT_SOURCES)
+        needed.add("DAYS_EMPLOYED")
+        return tuple(c for c in load_schema().application_names if c in needed)
+
+    def feature_origin(self) -> dict[str, dict[str, str]]:
+        """For each feature, the raw column it comes from and its kind (for labels)."""
+        origin: dict[str, dict[str, str]] = {}
+        for name in self.numeric_columns:
+            origin[name] = {"column": name, "kind": "raw"}
+        origin[EMPLOYMENT_ANOMALY_FEATURE] = {"column": "DAYS_EMPLOYED", "kind": "flag"}
+        for name in DOMAIN_FEATURES:
+            origin[name] = {"column": name, "kind": "domain"}
+        for encoded in self.one_hot:
+            for level, feature in zip(encoded.levels, encoded.features, strict=True):
+                origin[feature] = {"column": encoded.column, "kind": "level", "level": level}
+        return origin
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (stored in metadata.json)."""
+        return {
+            "features": list(self.features),
+            "numeric_columns": list(self.numeric_columns),
+            "one_hot": [
+                {"column": c.column, "levels": list(c.levels), "features": list(c.features)}
+                for c in self.one_hot
+            ],
+            "dropped_columns": dict(self.dropped_columns),
+            "clip_limits": {k: [lo, hi] for k, (lo, hi) in self.clip_limits.items()},
+            "max_missing_rate": self.max_missing_rate,
+            "clip_quantiles": list(self.clip_quantiles),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FeatureSpec:
+        """Rebuild a spec from :meth:`to_dict` output; checks the recorded feature order."""
+        spec = cls(
+            numeric_columns=tuple(raw["numeric_columns"]),
+            one_hot=tuple(
+                OneHotColumn(c["column"], tuple(c["levels"]), tuple(c["features"]))
+                for c in raw["one_hot"]
+            ),
+            dropped_columns=dict(raw["dropped_columns"]),
+            clip_limits={k: (float(v[0]), float(v[1])) for k, v in raw["clip_limits"].items()},
+            max_missing_rate=float(raw["max_missing_rate"]),
+            clip_quantiles=(float(raw["clip_quantiles"][0]), float(raw["clip_quantiles"][1])),
+        )
+        recorded = raw.get("features")
+        if recorded is not None and list(recorded) != list(spec.features):
+            raise ValueError("feature spec is inconsistent: recorded feature order differs")
+        return spec
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_float(values: Any, n_rows: int) -> FloatArray:
+    """Numbers as float64 with NaN for missing (None, NaN or an absent column)."""
+    if values is None:
+        return np.full(n_rows, np.nan)
+    array = np.asarray(values)
+    if array.dtype == object:
+        array = np.array([np.nan if v is None else v for v in array.ravel()], dtype=np.float64)
+    return np.asarray(array, dtype=np.float64).reshape(n_rows)
+
+
+def _safe_ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """Numerator / denominator, missing where the denominator is zero or missing."""
+    out = np.full(numerator.shape, np.nan)
+    ok = np.isfinite(denominator) & (denominator != 0)
+    np.divide(numerator, denominator, out=out, where=ok)
+    return out
+
+
+def _slug(level: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]+", "_", level).strip("_") or "blank"
+
+
+def _level_features(column: str, levels: Sequence[str]) -> tuple[str, ...]:
+    """Feature names for one-hot levels: safe for LightGBM and unique within the column."""
+    names: list[str] = []
+    for level in levels:
+        base = f"{column}{_LEVEL_SEPARATOR}{_slug(level)}"
+        name, suffix = base, 2
+        while name in names:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        names.append(name)
+    return tuple(names)
+
+
+def _n_rows(columns: RawColumns) -> int:
+    for values in columns.values():
+        return int(np.size(values))
+    return 0
+
+
+# --------------------------------------------------------------------------- the transform
+
+
+def _numeric_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> FloatArray:
+    """Raw numeric, anomaly flag and domain features, before clipping, in model order."""
+
+    def raw(name: str) -> FloatArray:
+        return _as_float(columns.get(name), n_rows)
+
+    days_employed = raw("DAYS_EMPLOYED")
+    anomaly = days_employed == DAYS_EMPLOYED_ANOMALY
+    days_employed = np.where(anomaly, np.nan, days_employed)
+    cleaned = {"DAYS_EMPLOYED": days_employed}
+
+    def value(name: str) -> FloatArray:
+        return cleaned[name] if name in cleaned else raw(name)
+
+    out = np.empty((n_rows, len(spec.numeric_features)), dtype=np.float64)
+    col = 0
+    for name in spec.numeric_columns:
+        out[:, col] = value(name)
+        col += 1
+    out[:, col] = anomaly.astype(np.float64)
+    col += 1
+    for numerator, denominator in RATIO_FEATURES.values():
+        out[:, col] = _safe_ratio(value(numerator), value(denominator))
+        col += 1
+
+    ext = np.column_stack([raw(name) for name in EXT_SOURCES])
+    known = np.isfinite(ext)
+    n_known = known.sum(axis=1)
+    has_any = n_known > 0
+    filled_sum = np.where(known, ext, 0.0).sum(axis=1)
+    out[:, col] = _safe_ratio(filled_sum, n_known.astype(np.float64))
+    out[:, col + 1] = np.where(has_any, np.where(known, ext, np.inf).min(axis=1), np.nan)
+    out[:, col + 2] = np.where(has_any, np.where(known, ext, -np.inf).max(axis=1), np.nan)
+    out[:, col + 3] = np.where(has_any, np.where(known, ext, 1.0).prod(axis=1), np.nan)
+    out[:, col + 4] = (len(EXT_SOURCES) - n_known).astype(np.float64)
+    return out
+
+
+def _one_hot_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> FloatArray:
+    width = sum(len(c.levels) for c in spec.one_hot)
+    out = np.zeros((n_rows, width), dtype=np.float64)
+    offset = 0
+    for encoded in spec.one_hot:
+        index = spec._level_index[encoded.column]
+        values = columns.get(encoded.column)
+        if values is not None:
+            flat = np.asarray(values, dtype=object).reshape(n_rows)
+            # Unhashable or non-text values never match a level: they count as unseen.
+            codes = np.fromiter(
+                (index.get(v, -1) if isinstance(v, str) else -1 for v in flat),
+                dtype=np.int64,
+                count=n_rows,
+            )
+            rows = np.nonzero(codes >= 0)[0]
+            out[rows, offset + codes[rows]] = 1.0
+        offset += len(encoded.levels)
+    return out
+
+
+def transform_batch(spec: FeatureSpec, columns: RawColumns) -> npt.NDArray[np.float32]:
+    """Turn raw columns (name -> array of one value per client) into the model's matrix.
+
+    Returns float32, the precision the ONNX model reads, so that training, batch
+    prediction and the functions all see the very same numbers.
+    """
+    n_rows = _n_rows(columns)
+    numeric = _numeric_block(spec, columns, n_rows)
+    lower, upper = spec._clip_bounds
+    np.clip(numeric, lower, upper, out=numeric)  # NaN stays NaN: missing is not an outlier
+    matrix = np.hstack([numeric, _one_hot_block(spec, columns, n_rows)])
+    return matrix.astype(np.float32)
+
+
+def transform_record(spec: FeatureSpec, record: Mapping[str, Any]) -> npt.NDArray[np.float32]:
+    """Transform one raw application (field -> value, any may be absent): shape (1, n)."""
+    return transform_batch(spec, {name: [value] for name, value in record.items()})
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _missing_share(values: Any, categorical: bool) -> float:
+    array = np.asarray(values, dtype=object if categorical else np.float64)
+    if array.size == 0:
+        return 1.0
+    if categorical:
+        return float(np.mean([not isinstance(v, str) for v in array]))
+    return float(np.mean(~np.isfinite(array)))
+
+
+def _quantile_limits(values: FloatArray, quantiles: tuple[float, float]) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (-math.inf, math.inf)
+    lo, hi = np.quantile(finite, quantiles)
+    return (float(lo), float(hi))
+
+
+def _distinct_levels(values: Iterable[Any], min_count: int) -> tuple[str, ...]:
+    counts: dict[str, int] = {}
+    for v in values:
+        if isinstance(v, str):
+            counts[v] = counts.get(v, 0) + 1
+    # Most frequent first: a stable, readable order for the one-hot features.
+    kept = [lvl for lvl, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return tuple(lvl for lvl in kept if counts[lvl] >= min_count)
+
+
+def fit_feature_spec(
+    columns: RawColumns,
+    max_missing_rate: float = DEFAULT_MAX_MISSING_RATE,
+    clip_quantiles: tuple[float, float] = DEFAULT_CLIP_QUANTILES,
+    min_level_count: int = DEFAULT_MIN_LEVEL_COUNT,
+) -> FeatureSpec:
+    """Learn the transform on the reference (training) clients only.
+
+    Drops columns missing for more than ``max_missing_rate`` of clients or holding a single
+    value, keeps category levels seen at least ``min_level_count`` times, and records the
+    ``clip_quantiles`` of every numeric feature as its clipping limits.
+    """
+    schema = load_schema()
+    dropped: dict[str, str] = {}
+    numeric_columns: list[str] = []
+    one_hot: list[OneHotColumn] = []
+    for name in schema.application_names:
+        spec_col = schema[name]
+        values = columns.get(name)
+        if values is None:
+            dropped[name] = "absent from the training data"
+            continue
+        missing = _missing_share(values, spec_col.is_categorical)
+        if missing > max_missing_rate:
+            dropped[name] = f"missing for {missing:.1%} of reference clients"
+            continue
+        if spec_col.is_categorical:
+            levels = _distinct_levels(np.asarray(values, dtype=object), min_level_count)
+            if len(levels) < 2 and missing == 0:
+                dropped[name] = "a single level in the reference clients"
+                continue
+            one_hot.append(OneHotColumn(name, levels, _level_features(name, levels)))
+        else:
+            finite = np.asarray(values, dtype=np.float64)
+            finite = finite[np.isfinite(finite)]
+            if finite.size and finite.min() == finite.max() and missing == 0:
+                dropped[name] = "a single value in the reference clients"
+                continue
+            numeric_columns.append(name)
+
+    unclipped = FeatureSpec(tuple(numeric_columns), tuple(one_hot), dropped, {})
+    n_rows = _n_rows(columns)
+    numeric = _numeric_block(unclipped, columns, n_rows)
+    clip_limits: dict[str, tuple[float, float]] = {}
+    for j, name in enumerate(unclipped.numeric_features):
+        column = numeric[:, j]
+        finite = column[np.isfinite(column)]
+        # Flags and small counts have nothing to flatten; clipping them would only lose levels.
+        if np.unique(finite).size > 2:
+            clip_limits[name] = _quantile_limits(column, clip_quantiles)
+    return FeatureSpec(
+        numeric_columns=tuple(numeric_columns),
+        one_hot=tuple(one_hot),
+        dropped_columns=dropped,
+        clip_limits=clip_limits,
+        max_missing_rate=max_missing_rate,
+        clip_quantiles=clip_quantiles,
+    )

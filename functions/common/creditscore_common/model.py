@@ -1,0 +1,136 @@
+"""Model runtime: a verified model version folder and its ONNX Runtime session.
+
+A version folder holds ``model.onnx``, ``model.txt``, ``metadata.json`` and statistics;
+metadata carries the sha256 of every other file, and a file whose hash differs is refused.
+The decision threshold and cost weights come from that metadata and from nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from creditscore_common.features import FeatureSpec, RawColumns, transform_batch, transform_record
+
+ONNX_FILE = "model.onnx"
+MODEL_FILE = "model.txt"
+METADATA_FILE = "metadata.json"
+REFERENCE_STATS_FILE = "reference_stats.json"
+IMPORTANCE_FILE = "global_importance.json"
+LATEST_POINTER = "latest"
+INPUT_NAME = "features"
+PROBABILITY_OUTPUT = "probabilities"
+
+Decision = Literal["accept", "refuse"]
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model version is incomplete or a file differs from its recorded sha256."""
+
+
+def resolve_version_dir(path: Path) -> Path:
+    """The version folder behind ``path``: a folder, a ``latest`` link or a pointer file."""
+    if path.is_file():
+        # A pointer file holds the name of a sibling version folder.
+        target = path.parent / path.read_text().strip()
+    else:
+        target = path.resolve()
+    if not (target / METADATA_FILE).is_file():
+        raise ModelIntegrityError(f"{path} is not a model version folder (no {METADATA_FILE})")
+    return target
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of some bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class OnnxScorer:
+    """An ONNX Runtime session on the exported model: features in, P(default) out."""
+
+    def __init__(self, model_bytes: bytes, threads: int = 1) -> None:
+        import onnxruntime as ort  # kept local: only scoring code pays for the import
+
+        options = ort.SessionOptions()
+        # One intra-op thread: a Lambda scores one client at a time; 0 lets ORT pick.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    def probabilities(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """P(default) for each row of a float32 feature matrix."""
+        (out,) = self._session.run(
+            [PROBABILITY_OUTPUT], {INPUT_NAME: np.ascontiguousarray(features, np.float32)}
+        )
+        return np.asarray(out, dtype=np.float64)[:, 1]
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A loaded, hash-checked model version ready to score raw applications."""
+
+    folder: Path
+    metadata: Mapping[str, Any]
+    spec: FeatureSpec
+    scorer: OnnxScorer
+
+    @classmethod
+    def load(cls, path: Path, threads: int = 1) -> ScoringModel:
+        """Load a version (folder, ``latest`` link or pointer file), checking every hash."""
+        folder = resolve_version_dir(path)
+        metadata = json.loads((folder / METADATA_FILE).read_text())
+        recorded: Mapping[str, str] = metadata.get("sha256", {})
+        for name in (ONNX_FILE, MODEL_FILE):
+            if name not in recorded:
+                raise ModelIntegrityError(f"{folder}: metadata records no sha256 for {name}")
+        contents: dict[str, bytes] = {}
+        for name, expected in recorded.items():
+            file = folder / name
+            if not file.is_file():
+                raise ModelIntegrityError(f"{folder}: {name} is listed in metadata but missing")
+            data = file.read_bytes()
+            actual = sha256_bytes(data)
+            if actual != expected:
+                raise ModelIntegrityError(
+                    f"{folder}: {name} has sha256 {actual[:12]}…, metadata says "
+                    f"{expected[:12]}…; refusing to serve a model that was altered"
+                )
+            contents[name] = data
+        spec = FeatureSpec.from_dict(metadata["feature_spec"])
+        return cls(folder, metadata, spec, OnnxScorer(contents[ONNX_FILE], threads=threads))
+
+    @property
+    def version(self) -> str:
+        """The model version name."""
+        return str(self.metadata["model_version"])
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold: refuse when P(default) >= threshold."""
+        return float(self.metadata["threshold"])
+
+    def decide(self, probability: float) -> Decision:
+        """Accept or refuse one client against this version's threshold."""
+        return "refuse" if probability >= self.threshold else "accept"
+
+    def decide_many(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
+        """Vectorised :meth:`decide`."""
+        return np.where(probabilities >= self.threshold, "refuse", "accept")
+
+    def score_columns(self, columns: RawColumns) -> npt.NDArray[np.float64]:
+        """P(default) for a batch of raw applications given as columns."""
+        return self.scorer.probabilities(transform_batch(self.spec, columns))
+
+    def score_record(self, record: Mapping[str, Any]) -> float:
+        """P(default) for one raw application (field -> value)."""
+        return float(self.scorer.probabilities(transform_record(self.spec, record))[0])

@@ -1,0 +1,101 @@
+"""MLflow, configured in exactly one place.
+
+Every training run is an MLflow run. Without ``MLFLOW_TRACKING_URI`` the store is local: a
+SQLite database ``mlruns/mlflow.db`` (runs and the model registry) with artifacts beside it
+in ``mlruns/artifacts``, under the current directory. Open the UI with ``make mlflow-ui``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT_NAME = "creditscore"
+REGISTERED_MODEL_NAME = "creditscore-lightgbm"
+DEFAULT_STORE_DIR = Path("mlruns")
+
+
+def tracking_uri() -> str:
+    """The tracking URI in force: MLFLOW_TRACKING_URI, else the local SQLite store."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    store = DEFAULT_STORE_DIR.resolve()
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def _experiment_id(mlflow: Any, uri: str) -> str:
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = None
+    if uri.startswith("sqlite:///"):
+        # Keep artifacts next to the database rather than in the working directory.
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+    return str(mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=location))
+
+
+@contextmanager
+def training_run(run_name: str, tags: Mapping[str, str]) -> Iterator[Any]:
+    """Open an MLflow run in the project's experiment; yields the ``mlflow`` module."""
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment_id(mlflow, uri)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)):
+        log.info("MLflow run in %s (experiment %s)", uri, EXPERIMENT_NAME)
+        yield mlflow
+
+
+def log_flat_params(mlflow: Any, params: Mapping[str, Any], prefix: str = "") -> None:
+    """Log nested parameters as flat ``a.b`` keys (MLflow params are flat strings)."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Mapping[str, Any], path: str) -> None:
+        for key, value in node.items():
+            name = f"{path}{key}"
+            if isinstance(value, Mapping):
+                walk(value, f"{name}.")
+            else:
+                flat[name] = value
+
+    walk(params, prefix)
+    mlflow.log_params(flat)
+
+
+def register_onnx_model(
+    mlflow: Any, onnx_model: Any, model_version: str, n_features: int
+) -> str | None:
+    """Log the ONNX model to the run and register it; returns the registry version."""
+    import numpy as np
+    from mlflow.models import infer_signature
+
+    example = np.zeros((1, n_features), dtype=np.float32)
+    signature = infer_signature(example, np.zeros((1, 2), dtype=np.float32))
+    info = mlflow.onnx.log_model(
+        onnx_model,
+        name="model",
+        registered_model_name=REGISTERED_MODEL_NAME,
+        signature=signature,
+        pip_requirements=["onnxruntime==1.32.0"],
+        save_as_external_data=False,
+        tags={"model_version": model_version},
+    )
+    registered = getattr(info, "registered_model_version", None)
+    if registered is None:
+        return None
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(
+        REGISTERED_MODEL_NAME, str(registered), "model_version", model_version
+    )
+    # The newest trained version is the candidate; promotion stays a human decision.
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, "candidate", str(registered))
+    return str(registered)
