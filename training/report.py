@@ -34,9 +34,11 @@ def print_training_summary(result: TrainingResult) -> None:
     """The comparison table, the chosen model and where its version was written."""
     console = _console()
     table = Table(title="Cross-validated comparison (out-of-fold, cost-optimal threshold)")
-    headers = {"model": "model", "imbalance": "imbalance", "auc": "AUC",
-               "cost_per_client": "cost/client", "threshold": "threshold", "recall": "recall",
-               "precision": "precision", "fbeta": "F2", "brier": "Brier", "seconds": "s"}  # fmt: skip
+    headers = {
+        "model": "model", "imbalance": "imbalance", "auc": "AUC", "cost_per_client": "cost/client",
+        "threshold": "threshold", "recall": "recall", "precision": "precision",
+        "fbeta": f"F{result.chosen.metrics.beta:g}", "brier": "Brier", "seconds": "s",
+    }  # fmt: skip
     for key, title in headers.items():
         table.add_column(title, justify="left" if key in ("model", "imbalance") else "right")
     chosen = (result.chosen.model, result.chosen.imbalance)
