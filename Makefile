@@ -58,7 +58,7 @@ mlflow-ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 lock:  ## rewrite requirements-dev.txt from the current .venv
 	{ echo "# Locked development environment: make lock regenerates it from .venv."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^creditscore'; \
-	  echo "-e .[training,dev,score,explain,client]"; } > requirements-dev.txt
+	  echo "-e .[training,dev,server,score,explain,client]"; } > requirements-dev.txt
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The `creditscore` command: generate, train and predict (later: publish, serve, drift).
+"""The `creditscore` command: generate, train, predict, publish and serve.
 
 Heavy libraries are imported inside each command so that every command starts fast.
 Exit codes: 0 success, 2 invalid input (the message says which file, column and line),
@@ -73,6 +73,34 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from creditscore_common.store import open_store, settings_for_store_url
+    from training.publish import publish
+
+    try:
+        settings = settings_for_store_url(args.store)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from error
+    store = open_store(settings, create=settings.store_backend == "local")
+    summary = publish(args.model, args.data, store)
+    print(  # noqa: T201 - the command's answer goes to stdout
+        f"model {summary.model_version}: "
+        f"{'copied' if summary.model_copied else 'already in the store'}, "
+        f"{'now active' if summary.activated else 'already active'}; "
+        f"{summary.n_clients} new clients, {summary.n_clients_written} written"
+    )
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from training.local_server import serve
+
+    if not args.store.startswith("local:"):
+        raise SystemExit("error: serve runs on a local store: --store local:PATH")
+    serve(Path(args.store.removeprefix("local:")), args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -108,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", type=Path, required=True, help="CSV of applications")
     pr.add_argument("--out", type=Path, required=True, help="output CSV")
     pr.set_defaults(handler=_cmd_predict)
+
+    pub = commands.add_parser(
+        "publish", help="load a model version and the new clients into a store"
+    )
+    pub.add_argument("--model", type=Path, required=True, help="model version (e.g. ARTDIR/latest)")
+    pub.add_argument("--data", type=Path, required=True, help="folder with application_test.csv")
+    pub.add_argument("--store", required=True,
+                     help="local:PATH, or aws (bucket, tables from the environment)")  # fmt: skip
+    pub.set_defaults(handler=_cmd_publish)
+
+    srv = commands.add_parser("serve", help="serve every API route locally (uvicorn)")
+    srv.add_argument("--store", required=True, help="local:PATH")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.set_defaults(handler=_cmd_serve)
     return parser
 
 
@@ -120,12 +163,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from creditscore_common.errors import StoreUnavailableError
     from creditscore_common.model import ModelIntegrityError
     from training.data import DataValidationError
 
+    except_types = (DataValidationError, ModelIntegrityError, FileNotFoundError)
     try:
         return int(args.handler(args))
-    except (DataValidationError, ModelIntegrityError, FileNotFoundError) as error:
+    except StoreUnavailableError as error:
+        print(f"error: store unavailable: {error}", file=sys.stderr)  # noqa: T201
+        return 1
+    except except_types as error:
         print(f"error: {error}", file=sys.stderr)  # noqa: T201 - user-facing CLI message
         return EXIT_INVALID_INPUT
 

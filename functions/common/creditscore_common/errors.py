@@ -1,0 +1,35 @@
+"""Domain errors of the serving side; the API maps each to one HTTP answer (see api.py)."""
+
+from __future__ import annotations
+
+
+class CreditScoreError(Exception):
+    """Base of the errors the API turns into clean JSON answers."""
+
+    status_code = 500
+    code = "internal_error"
+
+
+class ClientNotFoundError(CreditScoreError, LookupError):
+    """No new client with this id in the store."""
+
+    status_code = 404
+    code = "client_not_found"
+
+    def __init__(self, client_id: int) -> None:
+        self.client_id = client_id
+        super().__init__(f"no client with id {client_id}")
+
+
+class StoreUnavailableError(CreditScoreError):
+    """The store (SQLite folder, S3 or DynamoDB) cannot be reached or read."""
+
+    status_code = 503
+    code = "store_unavailable"
+
+
+class ModelUnavailableError(CreditScoreError):
+    """No active model version, or the active one cannot be loaded or verified."""
+
+    status_code = 503
+    code = "model_unavailable"

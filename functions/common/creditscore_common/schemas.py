@@ -1,0 +1,122 @@
+"""Pydantic request and response models of the API.
+
+The application model is built from the reference schema: the 120 raw Home Credit fields,
+every one optional, unknown fields refused, and impossible values (a negative amount, an age
+over 120 years, a flag other than 0/1, ...) refused with a 422 that names the field.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+
+DAYS_PER_YEAR = 365.25
+MAX_AGE_YEARS = 120
+
+#: Bounds of numeric fields that no real application can cross: (ge, le).
+_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "DAYS_BIRTH": (-MAX_AGE_YEARS * DAYS_PER_YEAR, 0.0),
+    "HOUR_APPR_PROCESS_START": (0.0, 23.0),
+    "REGION_RATING_CLIENT": (1.0, 3.0),
+    "REGION_RATING_CLIENT_W_CITY": (1.0, 3.0),
+    "REGION_POPULATION_RELATIVE": (0.0, 1.0),
+    "EXT_SOURCE_1": (0.0, 1.0),
+    "EXT_SOURCE_2": (0.0, 1.0),
+    "EXT_SOURCE_3": (0.0, 1.0),
+}
+
+
+def _bounds(name: str, kind: str) -> tuple[float | None, float | None]:
+    if name in _BOUNDS:
+        return _BOUNDS[name]
+    if kind == "flag":
+        return (0.0, 1.0)
+    if name.startswith(("AMT_", "CNT_", "OWN_CAR_AGE", "OBS_", "DEF_")):
+        return (0.0, None)
+    if name.startswith("DAYS_") and name != "DAYS_EMPLOYED":
+        return (None, 0.0)
+    if name.endswith(("_AVG", "_MODE", "_MEDI")):
+        return (0.0, 1.0)
+    return (None, None)
+
+
+def _application_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in load_schema().application_names:
+        spec = load_schema()[name]
+        if spec.is_categorical:
+            fields[name] = (Annotated[str | None, Field(max_length=100)], None)
+        else:
+            ge, le = _bounds(name, spec.kind)
+            number = float | None
+            fields[name] = (Annotated[number, Field(ge=ge, le=le, allow_inf_nan=False)], None)
+    return fields
+
+
+class ApplicationBase(BaseModel):
+    """Shared behaviour of the generated Application model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("DAYS_EMPLOYED", check_fields=False)
+    @classmethod
+    def _days_employed(cls, value: float | None) -> float | None:
+        if value is not None and value > 0 and value != DAYS_EMPLOYED_ANOMALY:
+            raise ValueError(
+                f"must be <= 0 (days before the application) or {DAYS_EMPLOYED_ANOMALY} "
+                "(no employment)"
+            )
+        return value
+
+    def raw(self) -> dict[str, Any]:
+        """The fields that were given, as the feature transform reads them."""
+        return self.model_dump(exclude_none=True)
+
+
+if TYPE_CHECKING:
+    Application = ApplicationBase
+else:
+    Application = create_model(
+        "Application",
+        __base__=ApplicationBase,
+        __doc__="Raw Home Credit application fields; any may be missing.",
+        **_application_fields(),
+    )
+
+
+class ScoreRequest(BaseModel):
+    """Body of POST /score: a raw application."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application: Application
+
+
+class ScoreResponse(BaseModel):
+    """Default probability and the decision it implies against the active threshold."""
+
+    client_id: int | None = Field(None, description="the client scored (GET only)")
+    probability: float = Field(description="P(default), from 0 to 1")
+    threshold: float = Field(description="refuse when probability >= threshold")
+    decision: Literal["accept", "refuse"]
+    margin: float = Field(description="probability - threshold (< 0: accepted)")
+    model_version: str
+
+
+class HealthResponse(BaseModel):
+    """Liveness and the model version in use."""
+
+    status: Literal["ok", "degraded"]
+    model_version: str | None
+    detail: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer has this shape."""
+
+    error: str
+    message: str
+    details: list[dict[str, Any]] | None = None

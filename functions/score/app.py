@@ -1,0 +1,46 @@
+"""Score function: default probability and decision for a client or a raw application.
+
+Routes only; the logic lives in the shared package (layer) ``creditscore_common``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Path
+from mangum import Mangum
+
+from creditscore_common import service
+from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, warm_up
+from creditscore_common.logs import configure_logging
+from creditscore_common.schemas import HealthResponse, ScoreRequest, ScoreResponse
+
+router = APIRouter(tags=["score"])
+ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
+
+
+@router.get("/health", response_model=HealthResponse)
+def health(models: ModelsDep) -> dict[str, Any]:
+    """Liveness and the active model version (no authentication)."""
+    return service.health(models)
+
+
+@router.get("/clients/{client_id}/score", response_model=ScoreResponse)
+def score_client(
+    _: AdvisorDep, store: StoreDep, models: ModelsDep, client_id: int = ClientId
+) -> dict[str, Any]:
+    """Default probability and decision of a new client of the store."""
+    return {"client_id": client_id, **service.score_client(store, models, client_id).as_dict()}
+
+
+@router.post("/score", response_model=ScoreResponse, response_model_exclude_none=True)
+def score_application(_: AdvisorDep, models: ModelsDep, body: ScoreRequest) -> dict[str, Any]:
+    """Default probability and decision of a raw application (any field may be missing)."""
+    return service.score_application(models, body.application.raw()).as_dict()
+
+
+configure_logging()
+app = create_app("Credit score — score", "Default probability and decision.")
+app.include_router(router)
+handler = Mangum(app, lifespan="off")
+warm_up()  # load the model during Lambda's init phase, not on the first request

@@ -1,0 +1,134 @@
+"""Speed and quality benchmarks behind the figures in the README (`make bench`).
+
+Measures, on this machine:
+
+- ``generate`` at a given size (default: the full 307,511 + 48,744 clients);
+- ``train`` on that data with the default budget (or ``--quick``);
+- the trained model against the oracle (the true probabilities in truth.csv, which training
+  never reads): AUC gap and business cost gap, each at its own best threshold;
+- ``predict`` of every new client through the ONNX model.
+
+Results go to ``OUT/results.json`` and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.csv as pacsv
+from sklearn.metrics import roc_auc_score
+
+from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, TRUTH_FILE
+from training.evaluate import CostWeights, best_threshold
+from training.generate import generate
+from training.predict import predict_file
+from training.train import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+def oracle_figures(data_dir: Path, weights: CostWeights) -> dict[str, float]:
+    """AUC and best cost per client of the true probabilities on the reference clients."""
+    truth = pacsv.read_csv(data_dir / TRUTH_FILE).to_pydict()
+    train_table = pacsv.read_csv(
+        data_dir / TRAIN_FILE,
+        convert_options=pacsv.ConvertOptions(include_columns=["SK_ID_CURR", "TARGET"]),
+    ).to_pydict()
+    by_id = dict(zip(truth["SK_ID_CURR"], truth["TRUE_PROBABILITY"], strict=True))
+    y = np.asarray(train_table["TARGET"], dtype=np.int8)
+    p = np.asarray([by_id[i] for i in train_table["SK_ID_CURR"]], dtype=np.float64)
+    threshold, cost = best_threshold(y, p, weights)
+    return {
+        "oracle_auc": float(roc_auc_score(y, p)),
+        "oracle_cost_per_client": cost,
+        "oracle_threshold": threshold,
+    }
+
+
+def run(
+    out: Path, n_train: int, n_new: int, seed: int, quick: bool, trials: int | None
+) -> dict[str, Any]:
+    """Run every benchmark and return the figures."""
+    data_dir = out / f"data-{n_train}-{n_new}-{seed}"
+    results: dict[str, Any] = {"n_train": n_train, "n_new": n_new, "seed": seed, "quick": quick}
+
+    started = time.perf_counter()
+    summary = generate(data_dir, n_train=n_train, n_new=n_new, seed=seed, progress=True)
+    results["generate_seconds"] = round(time.perf_counter() - started, 1)
+    results["default_rate"] = round(summary.default_rate, 4)
+
+    overrides: dict[str, Any] = {"seed": seed}
+    if trials is not None:
+        overrides["n_trials"] = trials
+    config = TrainConfig.quick(**overrides) if quick else TrainConfig(**overrides)
+    started = time.perf_counter()
+    result = train(data_dir, out / "artifacts", config)
+    results["train_seconds"] = round(time.perf_counter() - started, 1)
+    results["train_stage_seconds"] = result.stage_seconds
+    metrics = result.metadata["metrics"]
+    results["model_version"] = result.model_version
+    results["cv_auc"] = round(metrics["cv_auc"], 4)
+    results["cv_cost_per_client"] = round(metrics["cv_cost_per_client"], 4)
+    results["chosen"] = result.chosen.name
+    results["comparison"] = result.comparison
+
+    oracle = oracle_figures(data_dir, config.weights)
+    results.update({k: round(v, 4) for k, v in oracle.items()})
+    results["auc_gap"] = round(oracle["oracle_auc"] - metrics["cv_auc"], 4)
+    results["cost_gap_pct"] = round(
+        100 * (metrics["cv_cost_per_client"] / oracle["oracle_cost_per_client"] - 1), 2
+    )
+
+    started = time.perf_counter()
+    predict_file(result.version_dir, data_dir / NEW_CLIENTS_FILE, out / "predictions.csv")
+    results["predict_seconds"] = round(time.perf_counter() - started, 2)
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The figures as a README-ready Markdown table."""
+    rows = [
+        ("clients (reference / new)", f"{results['n_train']:,} / {results['n_new']:,}"),
+        ("generate", f"{results['generate_seconds']} s"),
+        ("train" + (" --quick" if results["quick"] else ""), f"{results['train_seconds']} s"),
+        ("chosen model", results["chosen"]),
+        ("CV AUC / oracle AUC", f"{results['cv_auc']} / {results['oracle_auc']}"),
+        (
+            "cost per client / oracle",
+            f"{results['cv_cost_per_client']} / {results['oracle_cost_per_client']} "
+            f"({results['cost_gap_pct']:+.2f} %)",
+        ),
+        ("predict all new clients", f"{results['predict_seconds']} s"),
+    ]
+    lines = ["| benchmark | result |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry of the benchmarks."""
+    parser = argparse.ArgumentParser(prog="python -m training.bench")
+    parser.add_argument("--out", type=Path, default=Path("build/bench"))
+    parser.add_argument("--n-train", type=int, default=307_511)
+    parser.add_argument("--n-new", type=int, default=48_744)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--trials", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    results = run(args.out, args.n_train, args.n_new, args.seed, args.quick, args.trials)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(results))  # noqa: T201 - the benchmark's report
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

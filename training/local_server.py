@@ -1,0 +1,84 @@
+"""The local server: every route of the three functions in one process, on one store.
+
+This is the only place that knows the functions run together. Each function's ``app.py``
+exposes a ``router``; here they are mounted on one FastAPI app served by uvicorn, with the
+same error handling and the same dependencies (store, model, auth) as on Lambda.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+
+from fastapi import FastAPI
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
+FUNCTION_NAMES = ("score", "explain", "client")
+ENV_FILE = Path(".env")
+
+log = logging.getLogger(__name__)
+
+
+def load_function(name: str) -> ModuleType | None:
+    """Import ``functions/<name>/app.py`` under a unique module name (None if absent)."""
+    path = FUNCTIONS_DIR / name / "app.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(f"creditscore_function_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_env_file(path: Path = ENV_FILE) -> None:
+    """Load KEY=VALUE lines of a .env file into the environment (existing values win)."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def configure_local(store_path: Path) -> None:
+    """Point the shared package at a local store (before any function is imported)."""
+    from creditscore_common.api import reset_caches
+
+    os.environ["STORE_BACKEND"] = "local"
+    os.environ["LOCAL_STORE_PATH"] = str(store_path)
+    os.environ.setdefault("AUTH_MODE", "token")
+    reset_caches()
+
+
+def build_app() -> FastAPI:
+    """One app with the routes of every function present under functions/."""
+    from creditscore_common.api import create_app
+
+    app = create_app(
+        "Prêt à dépenser — credit scoring API (local)",
+        "Score, explain and client routes of the three Lambda functions, served together.",
+    )
+    for name in FUNCTION_NAMES:
+        module = load_function(name)
+        if module is None:
+            log.warning("functions/%s/app.py not found: its routes are not served", name)
+            continue
+        app.include_router(module.router)
+    return app
+
+
+def serve(store_path: Path, host: str, port: int) -> None:
+    """Run uvicorn on the local store until interrupted."""
+    import uvicorn
+
+    read_env_file()
+    if not os.environ.get("API_TOKEN"):
+        raise SystemExit("API_TOKEN is not set: export it or put API_TOKEN=... in .env")
+    if not store_path.is_dir():
+        raise SystemExit(f"no local store at {store_path}: run `creditscore publish` first")
+    configure_local(store_path)
+    uvicorn.run(build_app(), host=host, port=port, log_level="info")

@@ -1,0 +1,56 @@
+"""`creditscore publish`: load a model version and the new clients into a store.
+
+Order matters for readers: the version's files first, then the clients, and last the
+``active`` pointer, switched in one atomic step. Running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from creditscore_common.model import ScoringModel
+from creditscore_common.store import Application, Store
+from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
+
+log = logging.getLogger(__name__)
+CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class PublishSummary:
+    """What a publish changed."""
+
+    model_version: str
+    model_copied: bool
+    activated: bool
+    n_clients: int
+    n_clients_written: int
+
+
+def _client_rows(
+    table: ApplicationTable, progress: bool
+) -> Iterator[list[tuple[int, Application]]]:
+    bar = tqdm(total=table.n_rows, desc="clients", unit="client", disable=not progress)
+    for start in range(0, table.n_rows, CHUNK):
+        stop = min(start + CHUNK, table.n_rows)
+        yield [(int(table.ids[i]), table.record(i)) for i in range(start, stop)]
+        bar.update(stop - start)
+    bar.close()
+
+
+def publish(
+    model_path: Path, data_dir: Path, store: Store, progress: bool = True
+) -> PublishSummary:
+    """Publish ``model_path`` (checked against its hashes) and the new clients of ``data_dir``."""
+    model = ScoringModel.load(model_path)  # refuses an altered version before anything moves
+    new_clients = load_applications(data_dir / NEW_CLIENTS_FILE, with_target=False)
+    version, copied = store.put_model_version(model.folder)
+    written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))
+    activated = store.activate(version)
+    log.info("published %s: %d clients (%d written)", version, new_clients.n_rows, written)
+    return PublishSummary(version, copied, activated, new_clients.n_rows, written)
