@@ -4,16 +4,23 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+REGION ?= eu-west-3
+export SAM_CLI_TELEMETRY := 0
 BUILD ?= build
 DATA ?= $(BUILD)/data
 ARTIFACTS ?= $(BUILD)/artifacts
+STORE ?= $(BUILD)/store
+API_PORT ?= 8000
 # make demo: data large enough to be meaningful, trained in a few minutes on 2 cores.
 DEMO_N_TRAIN ?= 100000
 DEMO_N_NEW ?= 48744
 SEED ?= 42
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install demo test lint typecheck format data train train-full predict bench mlflow-ui lock clean
+.PHONY: help install build demo env serve test lint typecheck format data train train-full predict bench mlflow-ui lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,11 +32,34 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install everything (pinned)
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $(SAM_STAMP)
 
-demo: install  ## generate data, train, and show the summary
+install: $(STAMP) $(SAM_STAMP)  ## create .venv (+ .venv-sam for the SAM CLI) and install everything (pinned)
+
+build: $(SAM_STAMP)  ## sam validate --lint + sam build (no Docker needed)
+	$(SAM) validate --lint --region $(REGION)
+	$(SAM) build --region $(REGION)
+
+demo: install  ## generate data, train, publish to the local store, start the API
 	$(BIN)/creditscore generate --out $(DATA) --n-train $(DEMO_N_TRAIN) --n-new $(DEMO_N_NEW) --seed $(SEED)
 	$(BIN)/creditscore train --data $(DATA) --out $(ARTIFACTS)
+	$(BIN)/creditscore publish --model $(ARTIFACTS)/latest --data $(DATA) --store local:$(STORE)
+	@$(MAKE) --no-print-directory env
+	$(BIN)/creditscore serve --store local:$(STORE) --host 127.0.0.1 --port $(API_PORT)
+
+env:  ## write .env with a random API_TOKEN if there is none
+	@if ! grep -qs '^API_TOKEN=' .env; then \
+		echo "API_TOKEN=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; \
+		echo "wrote a new API_TOKEN to $(CURDIR)/.env"; \
+	else echo "API_TOKEN read from $(CURDIR)/.env"; fi
+	@echo "API docs: http://127.0.0.1:$(API_PORT)/docs (Authorization: Bearer <API_TOKEN from .env>)"
+
+serve: install  ## start the API on the local store (after make demo)
+	@$(MAKE) --no-print-directory env
+	$(BIN)/creditscore serve --store local:$(STORE) --host 127.0.0.1 --port $(API_PORT)
 
 test: install  ## run the whole test suite
 	$(BIN)/ruff check .
@@ -49,8 +79,10 @@ train-full: install  ## the full-size run: 307,511 reference and 48,744 new clie
 	$(BIN)/creditscore generate --out $(BUILD)/data-full --seed $(SEED)
 	$(BIN)/creditscore train --data $(BUILD)/data-full --out $(BUILD)/artifacts-full
 
-bench: install  ## speed and quality benchmarks (figures in the README)
+bench: install build  ## speed, size and quality benchmarks (figures in the README)
 	$(BIN)/python -m training.bench --out $(BUILD)/bench
+	$(BIN)/python -m training.bench_lambda --model $(BUILD)/bench/artifacts/latest \
+		--data $(BUILD)/bench/data-307511-48744-0 --out $(BUILD)/bench
 
 mlflow-ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
@@ -61,4 +93,4 @@ lock:  ## rewrite requirements-dev.txt from the current .venv
 	  echo "-e .[training,dev,server,score,explain,client]"; } > requirements-dev.txt
 
 clean:
-	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(BUILD) .aws-sam .pytest_cache .mypy_cache .ruff_cache
