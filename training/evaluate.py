@@ -8,6 +8,7 @@ times a refusal. The business cost per client is ``(cost_fn * FN + cost_fp * FP)
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ class CostWeights:
     cost_fp: float = 1.0
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.cost_fn) and math.isfinite(self.cost_fp)):
+            raise ValueError("cost_fn and cost_fp must be finite numbers")
         if self.cost_fn <= 0 or self.cost_fp <= 0:
             raise ValueError("cost_fn and cost_fp must both be positive")
 

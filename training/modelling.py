@@ -96,7 +96,8 @@ class CandidateResult:
             "calibration": "prior shift" if self.logit_offset else "none",
             "auc": round(m.auc, 5),
             "cost_per_client": round(m.cost_per_client, 5),
-            "threshold": round(m.threshold, 5),
+            # +inf means "refuse nobody" (JSON has no infinity): written as null.
+            "threshold": round(m.threshold, 5) if math.isfinite(m.threshold) else None,
             "recall": round(m.recall, 4),
             "precision": round(m.precision, 4),
             "fbeta": round(m.fbeta, 4),

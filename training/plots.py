@@ -50,12 +50,13 @@ def cost_plot(
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(thresholds[finite], costs[finite], lw=1.4)
     t, c = chosen.metrics.threshold, chosen.metrics.cost_per_client
-    ax.axvline(t, c="crimson", ls="--", lw=1)
-    ax.scatter([t], [c], c="crimson", zorder=3, label=f"threshold {t:.3f}: {c:.4f} per client")
+    if np.isfinite(t):  # +inf: refusing nobody is cheapest, nothing to mark
+        ax.axvline(t, c="crimson", ls="--", lw=1)
+        ax.scatter([t], [c], c="crimson", zorder=3, label=f"threshold {t:.3f}: {c:.4f} per client")
+        ax.legend(fontsize=8)
     ax.set(xlabel="Threshold (refuse when P(default) ≥ threshold)",
            ylabel=f"Cost per client (FN×{weights.cost_fn:g} + FP×{weights.cost_fp:g}) / n",
            title=f"Business cost vs threshold — {chosen.name}")  # fmt: skip
-    ax.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -16,7 +16,7 @@ from creditscore_common.logs import configure_logging
 from creditscore_common.schemas import HealthResponse, ScoreRequest, ScoreResponse
 
 router = APIRouter(tags=["score"])
-ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
+ClientId = Path(ge=0, le=2**63 - 1, description="SK_ID_CURR of a new client")
 
 
 @router.get("/health", response_model=HealthResponse)

@@ -172,8 +172,22 @@ def _as_float(values: Any, n_rows: int) -> FloatArray:
         return np.full(n_rows, np.nan)
     array = np.asarray(values)
     if array.dtype == object:
-        array = np.array([np.nan if v is None else v for v in array.ravel()], dtype=np.float64)
+        array = np.array([_number_or_nan(v) for v in array.ravel()], dtype=np.float64)
     return np.asarray(array, dtype=np.float64).reshape(n_rows)
+
+
+def _number_or_nan(value: Any) -> float:
+    """A number as float; anything else (None, text, a list...) counts as missing."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
+
+
+def _one_value(value: Any) -> npt.NDArray[Any]:
+    """A length-1 object array holding ``value`` as is (a list stays one element)."""
+    array = np.empty(1, dtype=object)
+    array[0] = value
+    return array
 
 
 def _safe_ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
@@ -268,13 +282,16 @@ def _one_hot_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> Float
     return out
 
 
-def transform_batch(spec: FeatureSpec, columns: RawColumns) -> npt.NDArray[np.float32]:
+def transform_batch(
+    spec: FeatureSpec, columns: RawColumns, n_rows: int | None = None
+) -> npt.NDArray[np.float32]:
     """Turn raw columns (name -> array of one value per client) into the model's matrix.
 
     Returns float32, the precision the ONNX model reads, so that training, batch
     prediction and the functions all see the very same numbers.
     """
-    n_rows = _n_rows(columns)
+    if n_rows is None:
+        n_rows = _n_rows(columns)
     numeric = _numeric_block(spec, columns, n_rows)
     lower, upper = spec._clip_bounds
     np.clip(numeric, lower, upper, out=numeric)  # NaN stays NaN: missing is not an outlier
@@ -284,7 +301,8 @@ def transform_batch(spec: FeatureSpec, columns: RawColumns) -> npt.NDArray[np.fl
 
 def transform_record(spec: FeatureSpec, record: Mapping[str, Any]) -> npt.NDArray[np.float32]:
     """Transform one raw application (field -> value, any may be absent): shape (1, n)."""
-    return transform_batch(spec, {name: [value] for name, value in record.items()})
+    columns = {name: _one_value(value) for name, value in record.items()}
+    return transform_batch(spec, columns, n_rows=1)
 
 
 # --------------------------------------------------------------------------- fitting

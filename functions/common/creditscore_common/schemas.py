@@ -59,7 +59,8 @@ def _application_fields() -> dict[str, Any]:
 class ApplicationBase(BaseModel):
     """Shared behaviour of the generated Application model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a boolean or a numeric string is not an amount (JSON integers still are).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     @field_validator("DAYS_EMPLOYED", check_fields=False)
     @classmethod

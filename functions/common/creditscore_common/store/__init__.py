@@ -18,6 +18,7 @@ def open_store(settings: Settings, create: bool = False) -> Store:
         return AwsStore(
             bucket=settings.model_bucket,
             clients_table=settings.clients_table,
+            decisions_table=settings.decisions_table,
             region=settings.aws_region,
             cache_dir=Path(settings.model_cache_dir),
         )
