@@ -32,7 +32,7 @@ class CostWeights:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cost_fn) and math.isfinite(self.cost_fp)):
-            raise ValueError("cost_fn and cost_fp must be finite numbers")
+            raise ValueError("cost_fn and cost_fp must be finite positive numbers")
         if self.cost_fn <= 0 or self.cost_fp <= 0:
             raise ValueError("cost_fn and cost_fp must both be positive")
 
