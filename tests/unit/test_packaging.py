@@ -1,0 +1,393 @@
+"""Packaging contracts: pins, environment variables and IAM policies stay in step.
+
+template.yaml, pyproject.toml, functions/common/requirements.txt and the Settings class are
+edited separately; these tests catch the drift between them before a deploy does.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from creditscore_common.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+
+#: Settings read from the environment that template.yaml must not (or cannot) set.
+NOT_IN_TEMPLATE = {
+    "API_TOKEN": "token auth is local-only; on AWS the JWT authorizer authenticates",
+    "LOCAL_STORE_PATH": "the local backend is never used on Lambda",
+    "AWS_REGION": "reserved variable: the Lambda runtime sets it, CloudFormation refuses it",
+}
+
+#: What the static analysis below must find for the score function (an anchor: if the
+#: analysis broke and found nothing, the equality checks would pass on empty sets).
+SCORE_ACTIONS = {"s3:GetObject", "dynamodb:GetItem"}
+
+#: IAM action of the boto3 operations whose action name differs from the operation's.
+IAM_ACTION_OF = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket"}
+COMMON = REPO / "functions" / "common"
+AWS_STORE = COMMON / "creditscore_common" / "store" / "aws.py"
+BASE_STORE = COMMON / "creditscore_common" / "store" / "base.py"
+BOTO3_CLIENTS = {"s3": "s3", "dynamodb": "dynamodb"}  # AwsStore attribute -> IAM prefix
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that accepts CloudFormation tags (!Ref, !GetAtt, !Sub, ...)."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {f"!{tag_suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    return loaded
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    """name -> version of ``name==version`` requirement lines (comments skipped)."""
+    pins: dict[str, str] = {}
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;]+)", line)
+        assert match, f"not an exact pin: {raw!r}"
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        pins[name] = match.group(2)
+    return pins
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def _template_variables(template: dict[str, Any]) -> dict[str, str]:
+    """Every environment variable the template sets -> where (Globals or a function)."""
+    found = {
+        name: "Globals" for name in template["Globals"]["Function"]["Environment"]["Variables"]
+    }
+    for function, resource in _functions(template).items():
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        found.update(dict.fromkeys(variables, function))
+    return found
+
+
+def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    policies = resource["Properties"].get("Policies", [])
+    if isinstance(policies, dict | str):
+        policies = [policies]
+    for policy in policies:
+        assert isinstance(policy, dict) and "Statement" in policy, (
+            f"only inline policy documents are allowed (reviewable), got {policy!r}"
+        )
+        statement = policy["Statement"]
+        statements.extend(statement if isinstance(statement, list) else [statement])
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ------------------------------------------------------------------------ pins
+
+
+def test_layer_extra_pins_equal_layer_requirements() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    extra = _pins(pyproject["project"]["optional-dependencies"]["layer"])
+    requirements = _pins((REPO / "functions/common/requirements.txt").read_text().splitlines())
+    assert extra, "the layer extra is empty"
+    assert extra == requirements
+
+
+def test_function_extras_are_the_layer() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    for function_dir in sorted((REPO / "functions").iterdir()):
+        if not (function_dir / "app.py").is_file():
+            continue
+        assert function_dir.name in extras, f"no [{function_dir.name}] extra in pyproject.toml"
+        assert "creditscore[layer]" in extras[function_dir.name]
+
+
+# ------------------------------------------------------------------------ environment
+
+
+def test_settings_read_by_name_without_prefix() -> None:
+    # The test below relies on field name == environment variable name.
+    assert not Settings.model_config.get("env_prefix")
+    assert all(field.alias is None for field in Settings.model_fields.values())
+
+
+def test_every_setting_is_set_by_the_template(template: dict[str, Any]) -> None:
+    settings = {name.upper() for name in Settings.model_fields}
+    in_globals = {
+        name.upper() for name in template["Globals"]["Function"]["Environment"]["Variables"]
+    }
+    missing = settings - in_globals - set(NOT_IN_TEMPLATE)
+    assert not missing, f"Settings fields template.yaml Globals does not set: {sorted(missing)}"
+
+
+def test_every_template_variable_is_a_setting(template: dict[str, Any]) -> None:
+    settings = {name.upper() for name in Settings.model_fields}
+    variables = _template_variables(template)
+    unknown = {name: where for name, where in variables.items() if name.upper() not in settings}
+    assert not unknown, f"variables no Settings field reads (typo?): {unknown}"
+    forbidden = {name: where for name, where in variables.items() if name in NOT_IN_TEMPLATE}
+    assert not forbidden, f"variables the template must not set: {forbidden}"
+
+
+def test_template_settings_are_valid(template: dict[str, Any]) -> None:
+    """The Globals values (references replaced by names) make a valid Settings."""
+    values = {
+        name.lower(): value if isinstance(value, str) else f"resolved-{name.lower()}"
+        for name, value in template["Globals"]["Function"]["Environment"]["Variables"].items()
+    }
+    settings = Settings(**values)
+    assert settings.store_backend == "aws"
+    assert settings.auth_mode == "jwt"
+    assert settings.model_cache_dir.startswith("/tmp/"), "only /tmp is writable on Lambda"
+
+
+# ------------------------------------------------------------------------ IAM
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def _store_method_actions() -> dict[str, set[str]]:
+    """IAM actions each AwsStore method can call, through the helpers it calls (closure)."""
+    tree = ast.parse(AWS_STORE.read_text())
+    (store_class,) = [
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "AwsStore"
+    ]
+    direct: dict[str, set[str]] = {}
+    calls: dict[str, set[str]] = {}
+    for method in store_class.body:
+        if not isinstance(method, ast.FunctionDef):
+            continue
+        direct[method.name], calls[method.name] = set(), set()
+        for node in ast.walk(method):
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value
+            # self.s3.get_object / self.dynamodb.get_item (called or passed to _call)
+            if (
+                isinstance(owner, ast.Attribute)
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == "self"
+                and owner.attr in BOTO3_CLIENTS
+            ):
+                action = f"{BOTO3_CLIENTS[owner.attr]}:{_camel(node.attr)}"
+                direct[method.name].add(IAM_ACTION_OF.get(action, action))
+            elif isinstance(owner, ast.Name) and owner.id == "self":
+                calls[method.name].add(node.attr)
+    closed: dict[str, set[str]] = {}
+    for name in direct:
+        seen, todo, actions = {name}, [name], set()
+        while todo:
+            current = todo.pop()
+            actions |= direct.get(current, set())
+            for callee in calls.get(current, set()) & set(direct):
+                if callee not in seen:
+                    seen.add(callee)
+                    todo.append(callee)
+        closed[name] = actions
+    return closed
+
+
+def _store_interface() -> set[str]:
+    """Public method names of the Store interface."""
+    tree = ast.parse(BASE_STORE.read_text())
+    (store_class,) = [
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Store"
+    ]
+    return {
+        node.name
+        for node in store_class.body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+    }
+
+
+def _module_file(module: str) -> Path | None:
+    base = COMMON / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_common_modules(tree: ast.Module) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] != "creditscore_common":
+                continue
+            found.add(node.module)
+            # from creditscore_common import service -> the submodule
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _module_file(f"{node.module}.{alias.name}")
+            )
+        elif isinstance(node, ast.Import):
+            found.update(
+                alias.name for alias in node.names if alias.name.startswith("creditscore_common")
+            )
+    return found
+
+
+def _function_code(app_file: Path) -> dict[str, ast.Module]:
+    """The function's app.py and every creditscore_common module it reaches by imports.
+
+    The store package is left out: it implements the interface, it does not call it.
+    """
+    trees = {"app": ast.parse(app_file.read_text())}
+    todo = list(_imported_common_modules(trees["app"]))
+    while todo:
+        module = todo.pop()
+        if module in trees or module.startswith("creditscore_common.store"):
+            continue
+        file = _module_file(module)
+        if file is None:
+            continue
+        trees[module] = ast.parse(file.read_text())
+        todo.extend(_imported_common_modules(trees[module]))
+    return trees
+
+
+def _needed_actions(app_file: Path) -> tuple[set[str], set[str]]:
+    """(store methods the function's code calls, IAM actions those methods need)."""
+    interface = _store_interface()
+    per_method = _store_method_actions()
+    used: set[str] = set()
+    for tree in _function_code(app_file).values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in interface:
+                used.add(node.attr)
+    actions = set().union(*(per_method.get(name, set()) for name in used))
+    return used, actions
+
+
+def _function_dir(resource_name: str) -> Path:
+    """ScoreFunction -> functions/score (the Makefile's build-ScoreFunction target)."""
+    return REPO / "functions" / resource_name.removesuffix("Function").lower()
+
+
+def _template_function_names() -> list[str]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    return sorted(_functions(loaded))
+
+
+def test_only_the_aws_store_talks_to_aws() -> None:
+    """The static analysis below is sound only if boto3 is used nowhere else."""
+    for file in sorted((COMMON / "creditscore_common").rglob("*.py")):
+        if file == AWS_STORE:
+            continue
+        modules = _imported_common_modules(ast.parse(file.read_text()))
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n.split(".")[0] in ("boto3", "botocore") for n in names), file
+        assert "creditscore_common.store.aws" not in modules or file.name == "__init__.py", file
+    for app_file in sorted((REPO / "functions").glob("*/app.py")):
+        text = app_file.read_text()
+        assert "boto3" not in text and "botocore" not in text, app_file
+
+
+def test_the_analysis_finds_the_score_functions_calls() -> None:
+    used, actions = _needed_actions(REPO / "functions" / "score" / "app.py")
+    assert {"active_version", "model_dir", "get_client"} <= used
+    assert actions == SCORE_ACTIONS
+
+
+@pytest.mark.parametrize("function", _template_function_names())
+def test_policies_grant_only_what_the_code_calls(template: dict[str, Any], function: str) -> None:
+    app_file = _function_dir(function) / "app.py"
+    if not app_file.is_file():
+        pytest.fail(f"template.yaml declares {function} but {app_file} does not exist")
+    statements = _statements(_functions(template)[function])
+    granted: set[str] = set()
+    for statement in statements:
+        assert statement.get("Effect") == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in _as_list(statement["Action"]):
+            assert isinstance(action, str) and "*" not in action, f"wildcard action {action!r}"
+            granted.add(action)
+        for resource_ref in _as_list(statement["Resource"]):
+            assert resource_ref != "*", f"{function}: statement {statement.get('Sid')} on '*'"
+            assert isinstance(resource_ref, dict), (
+                f"{function}: resource {resource_ref!r} should reference a template resource"
+            )
+    used, needed = _needed_actions(app_file)
+    assert granted - needed == set(), f"{function} is granted actions its code never calls"
+    assert needed - granted == set(), (
+        f"{function} calls store methods {sorted(used)} that need actions it is not granted"
+    )
+
+
+def test_score_function_cannot_write_or_scan(template: dict[str, Any]) -> None:
+    actions = {
+        action.lower()
+        for statement in _statements(_functions(template)["ScoreFunction"])
+        for action in _as_list(statement["Action"])
+    }
+    for forbidden in (
+        "dynamodb:scan",
+        "dynamodb:putitem",
+        "dynamodb:batchwriteitem",
+        "dynamodb:updateitem",
+        "dynamodb:deleteitem",
+        "s3:putobject",
+        "s3:deleteobject",
+        "s3:listbucket",
+    ):
+        assert forbidden not in actions
+
+
+def test_score_function_reads_models_prefix_only(template: dict[str, Any]) -> None:
+    for statement in _statements(_functions(template)["ScoreFunction"]):
+        if "s3:GetObject" in _as_list(statement["Action"]):
+            resources = _as_list(statement["Resource"])
+            assert resources == [{"!Sub": "${ModelBucket.Arn}/models/*"}]
+        if "dynamodb:GetItem" in _as_list(statement["Action"]):
+            assert _as_list(statement["Resource"]) == [{"!GetAtt": "ClientsTable.Arn"}]
+
+
+def test_template_targets_x86_64(template: dict[str, Any]) -> None:
+    assert template["Globals"]["Function"]["Architectures"] == ["x86_64"]
+    assert template["Globals"]["Function"]["Runtime"] == "python3.12"
+    for name, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert properties.get("Architectures", ["x86_64"]) == ["x86_64"], name
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            assert properties["CompatibleArchitectures"] == ["x86_64"], name
+            assert properties["CompatibleRuntimes"] == ["python3.12"], name
+        if resource.get("Metadata", {}).get("BuildMethod") == "makefile":
+            assert resource["Metadata"].get("BuildArchitecture") == "x86_64", name

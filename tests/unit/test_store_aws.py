@@ -1,0 +1,490 @@
+"""The AWS backend (S3 + DynamoDB) under moto: the store contract, batching, failures.
+
+The bucket and the tables are created from template.yaml's own resource Properties, so the
+tests run against the key schema that is deployed. boto3 clients are created inside the mock
+(the store makes them lazily, on first use).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from test_store_local import PRESENT, StoreContract, make_fake_version
+
+import creditscore_common.store.aws as aws_module
+from creditscore_common.errors import CreditScoreError, StoreUnavailableError
+from creditscore_common.model import METADATA_FILE, ScoringModel
+from creditscore_common.settings import Settings
+from creditscore_common.store import open_store
+from creditscore_common.store.aws import BATCH_SIZE, MAX_BATCH_ATTEMPTS, AwsStore
+from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
+from training.train import TrainingResult
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "eu-west-3"
+BUCKET = "creditscore-models-test"
+CLIENTS_TABLE = "creditscore-clients-test"
+DECISIONS_TABLE = "creditscore-decisions-test"
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that accepts CloudFormation tags (!Ref, !GetAtt, !Sub, ...)."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {f"!{tag_suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def template_resources() -> dict[str, Any]:
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=CfnLoader)
+    resources: dict[str, Any] = template["Resources"]
+    return resources
+
+
+def create_resources_from_template() -> None:
+    """The bucket and both tables, with template.yaml's Properties (inside mock_aws)."""
+    resources = template_resources()
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    bucket = resources["ModelBucket"]["Properties"]
+    s3.put_bucket_versioning(
+        Bucket=BUCKET, VersioningConfiguration=bucket["VersioningConfiguration"]
+    )
+    # CloudFormation's rule is the API's, under another name for one key.
+    rules = [
+        {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+        for rule in bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    ]
+    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": rules})
+    s3.put_public_access_block(
+        Bucket=BUCKET,
+        PublicAccessBlockConfiguration=bucket["PublicAccessBlockConfiguration"],
+    )
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for logical_id, name in (("ClientsTable", CLIENTS_TABLE), ("DecisionsTable", DECISIONS_TABLE)):
+        properties = resources[logical_id]["Properties"]
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode=properties["BillingMode"],
+        )
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials, and no shared config: nothing can reach a real account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    """A mocked account holding template.yaml's bucket and tables."""
+    with mock_aws():
+        create_resources_from_template()
+        yield
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the backoff sleeps of the batch writer instead of sleeping."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(aws_module.time, "sleep", sleeps.append)
+    return sleeps
+
+
+def make_store(tmp_path: Path, **overrides: Any) -> AwsStore:
+    arguments: dict[str, Any] = {
+        "bucket": BUCKET,
+        "clients_table": CLIENTS_TABLE,
+        "region": REGION,
+        "cache_dir": tmp_path / "model-cache",
+    }
+    arguments.update(overrides)
+    return AwsStore(**arguments)
+
+
+def all_clients() -> dict[int, str]:
+    """client_id -> stored JSON of every item in the clients table (a test-side Scan)."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    items: dict[int, str] = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=CLIENTS_TABLE):
+        for item in page["Items"]:
+            items[int(item["client_id"]["N"])] = item["application"]["S"]
+    return items
+
+
+class TestAwsStore(StoreContract):
+    @pytest.fixture
+    def store(self, aws: None, tmp_path: Path) -> AwsStore:
+        return make_store(tmp_path)
+
+    def test_put_clients_is_idempotent(self, store: AwsStore) -> None:
+        rows = [(100_000 + i, {"AMT_CREDIT": 1000.0 + i, "CODE_GENDER": "F"}) for i in range(30)]
+        store.put_clients(rows)
+        before = all_clients()
+        store.put_clients(rows)
+        assert all_clients() == before, "rewriting the same rows must leave the table as it was"
+        assert len(before) == 30
+
+    def test_version_layout_and_pointer(self, store: AwsStore, tmp_path: Path) -> None:
+        folder = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+        version, _ = store.put_model_version(folder)
+        store.activate(version)
+        s3 = boto3.client("s3", region_name=REGION)
+        keys = {
+            item["Key"]
+            for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{MODELS_PREFIX}/")["Contents"]
+        }
+        assert keys == {
+            f"{MODELS_PREFIX}/{ACTIVE_POINTER}",
+            *(
+                f"{MODELS_PREFIX}/{version}/{name}"
+                for name in (
+                    "metadata.json",
+                    "model.onnx",
+                    "model.txt",
+                    "stats/reference_stats.json",
+                )
+            ),
+        }
+        pointer = s3.get_object(Bucket=BUCKET, Key=f"{MODELS_PREFIX}/{ACTIVE_POINTER}")
+        assert pointer["Body"].read().decode().strip() == version
+
+    def test_metadata_is_uploaded_last(
+        self, store: AwsStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """metadata.json marks a complete upload: an interrupted one is retried whole."""
+        folder = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+        uploaded: list[str] = []
+        real_put = store.s3.put_object
+
+        def put_object(**kwargs: Any) -> Any:
+            uploaded.append(kwargs["Key"].rsplit("/", 1)[-1])
+            return real_put(**kwargs)
+
+        monkeypatch.setattr(store.s3, "put_object", put_object)
+        store.put_model_version(folder)
+        assert uploaded[-1] == METADATA_FILE and len(uploaded) == 4
+
+    def test_model_dir_downloads_once_into_the_cache(
+        self, store: AwsStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        folder = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+        version, _ = store.put_model_version(folder)
+        local = store.model_dir(version)
+        assert local == tmp_path / "model-cache" / version
+        assert (local / "stats" / "reference_stats.json").read_bytes() == b'{"n": 1}'
+        assert sorted(p.name for p in (tmp_path / "model-cache").iterdir()) == [version]
+
+        def refuse(**_: Any) -> Any:
+            raise AssertionError("the cached version was downloaded again")
+
+        monkeypatch.setattr(store.s3, "get_object", refuse)
+        assert store.model_dir(version) == local
+
+    @pytest.mark.xdist_group("trained_model")
+    def test_scoring_model_from_s3_matches_the_original(
+        self, store: AwsStore, trained_model: TrainingResult
+    ) -> None:
+        version, _ = store.put_model_version(trained_model.version_dir)
+        store.activate(version)
+        original = ScoringModel.load(trained_model.version_dir)
+        from_s3 = ScoringModel.load(store.model_dir(version))
+        record = {"AMT_CREDIT": 406597.5, "AMT_INCOME_TOTAL": 202500.0, "DAYS_BIRTH": -9461.0}
+        assert from_s3.score_record(record) == original.score_record(record)
+
+    def test_activate_unknown_version_cannot_be_served(self, store: AwsStore) -> None:
+        """AwsStore.activate does not check that the version exists; serving it must fail
+        with a domain error (a 503 from the API), not a raw botocore NoSuchKey (a 500)."""
+        store.activate("no-such-version")
+        assert store.active_version() == "no-such-version"
+        with pytest.raises(CreditScoreError):
+            store.model_dir(store.active_version() or "")
+
+    def test_get_client_uses_template_key_schema(self, store: AwsStore) -> None:
+        store.put_clients([(100002, {"AMT_CREDIT": 1.0})])
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        item = dynamodb.get_item(TableName=CLIENTS_TABLE, Key={"client_id": {"N": "100002"}})
+        assert "Item" in item
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def test_batches_are_chunked_at_the_dynamodb_limit(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(tmp_path)
+    sizes: list[int] = []
+    real = store.dynamodb.batch_write_item
+
+    def batch_write_item(**kwargs: Any) -> Any:
+        sizes.append(sum(len(v) for v in kwargs["RequestItems"].values()))
+        return real(**kwargs)
+
+    monkeypatch.setattr(store.dynamodb, "batch_write_item", batch_write_item)
+    rows = [(i, {"AMT_CREDIT": float(i)}) for i in range(2 * BATCH_SIZE + 3)]
+    assert store.put_clients(rows) == len(rows)
+    assert sizes == [BATCH_SIZE, BATCH_SIZE, 3]
+    assert len(all_clients()) == len(rows)
+
+
+def test_unprocessed_items_are_sent_again(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: list[float]
+) -> None:
+    store = make_store(tmp_path)
+    real = store.dynamodb.batch_write_item
+    sent: list[list[int]] = []
+
+    def batch_write_item(**kwargs: Any) -> Any:
+        requests = kwargs["RequestItems"][CLIENTS_TABLE]
+        ids = [int(r["PutRequest"]["Item"]["client_id"]["N"]) for r in requests]
+        sent.append(ids)
+        if len(sent) == 1:  # DynamoDB throttles: it takes 5 items and hands back the rest
+            answer = real(RequestItems={CLIENTS_TABLE: requests[:5]})
+            answer["UnprocessedItems"] = {CLIENTS_TABLE: copy.deepcopy(requests[5:])}
+            return answer
+        return real(**kwargs)
+
+    monkeypatch.setattr(store.dynamodb, "batch_write_item", batch_write_item)
+    rows = [(100_000 + i, {"AMT_CREDIT": float(i)}) for i in range(12)]
+    assert store.put_clients(rows) == 12
+    assert sent == [[r[0] for r in rows], [r[0] for r in rows[5:]]]
+    assert len(no_backoff) == 1, "one backoff before the retry"
+    stored = all_clients()
+    assert sorted(stored) == [r[0] for r in rows]
+    assert store.get_client(100_011) == {"AMT_CREDIT": 11.0}
+
+
+def test_items_never_processed_are_an_error(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: list[float]
+) -> None:
+    store = make_store(tmp_path)
+    calls: list[int] = []
+
+    def batch_write_item(**kwargs: Any) -> Any:
+        calls.append(1)
+        return {"UnprocessedItems": kwargs["RequestItems"]}
+
+    monkeypatch.setattr(store.dynamodb, "batch_write_item", batch_write_item)
+    with pytest.raises(StoreUnavailableError, match="unprocessed"):
+        store.put_clients([(1, {"AMT_CREDIT": 1.0}), (2, {"AMT_CREDIT": 2.0})])
+    assert len(calls) == MAX_BATCH_ATTEMPTS
+    assert all(0 < s <= 2.0 for s in no_backoff), "backoff is bounded"
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+class UnreachableSession:
+    """A boto3 session whose clients talk to an endpoint where nothing listens."""
+
+    def __init__(self) -> None:
+        self._session = boto3.session.Session()
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self._session.client(service, endpoint_url=UNREACHABLE, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["active_version", "get_client", "put_clients", "model_dir", "put_model_version"],
+)
+def test_unreachable_aws_is_store_unavailable(
+    aws_credentials: None, tmp_path: Path, operation: str
+) -> None:
+    store = make_store(tmp_path, session=UnreachableSession())
+    folder = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+    calls = {
+        "active_version": lambda: store.active_version(),
+        "get_client": lambda: store.get_client(100002),
+        "put_clients": lambda: store.put_clients([(1, {"AMT_CREDIT": 1.0})]),
+        "model_dir": lambda: store.model_dir("20260101-000000-aaaaaaaa"),
+        "put_model_version": lambda: store.put_model_version(folder),
+    }
+    with pytest.raises(StoreUnavailableError) as caught:
+        calls[operation]()
+    assert "127.0.0.1" in str(caught.value) or "connect" in str(caught.value).lower()
+
+
+def test_missing_table_is_store_unavailable(aws: None, tmp_path: Path) -> None:
+    store = make_store(tmp_path, clients_table="no-such-table")
+    with pytest.raises(StoreUnavailableError, match="ResourceNotFound"):
+        store.get_client(100002)
+    with pytest.raises(StoreUnavailableError):
+        store.put_clients([(1, {"AMT_CREDIT": 1.0})])
+
+
+def test_missing_bucket_is_store_unavailable(aws: None, tmp_path: Path) -> None:
+    store = make_store(tmp_path, bucket="no-such-bucket")
+    with pytest.raises(StoreUnavailableError, match="NoSuchBucket"):
+        store.active_version()
+    with pytest.raises(StoreUnavailableError):
+        store.put_model_version(make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa"))
+
+
+def test_access_denied_is_store_unavailable(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    store = make_store(tmp_path)
+
+    def denied(**_: Any) -> Any:
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+        raise ClientError(error, "GetItem")
+
+    monkeypatch.setattr(store.dynamodb, "get_item", denied)
+    with pytest.raises(StoreUnavailableError, match="AccessDenied"):
+        store.get_client(100002)
+
+
+def test_clients_are_created_lazily(aws_credentials: None, tmp_path: Path) -> None:
+    """Constructing the store (at import, on Lambda) must not create boto3 clients."""
+    store = make_store(tmp_path)
+    assert store._s3 is None and store._dynamodb is None
+    with mock_aws():
+        create_resources_from_template()
+        store.put_clients([(5, {"AMT_CREDIT": 5.0})])
+        assert store.get_client(5) == {"AMT_CREDIT": 5.0}
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def test_open_store_wires_every_setting(aws_credentials: None, tmp_path: Path) -> None:
+    settings = Settings(
+        store_backend="aws",
+        model_bucket=BUCKET,
+        clients_table=CLIENTS_TABLE,
+        decisions_table=DECISIONS_TABLE,
+        aws_region=REGION,
+        auth_mode="jwt",
+        model_cache_dir=str(tmp_path / "cache"),
+    )
+    store = open_store(settings)
+    assert isinstance(store, AwsStore)
+    assert store.bucket == BUCKET and store.clients_table == CLIENTS_TABLE
+    assert store.region == REGION and store.cache_dir == tmp_path / "cache"
+    assert getattr(store, "decisions_table", DECISIONS_TABLE) == DECISIONS_TABLE
+
+
+def test_round_trip_through_settings(aws: None, tmp_path: Path) -> None:
+    settings = Settings(
+        store_backend="aws",
+        model_bucket=BUCKET,
+        clients_table=CLIENTS_TABLE,
+        decisions_table=DECISIONS_TABLE,
+        auth_mode="jwt",
+        model_cache_dir=str(tmp_path / "cache"),
+    )
+    store = open_store(settings)
+    store.put_clients([(100002, PRESENT)])
+    assert store.get_client(100002) == PRESENT
+
+
+# ---------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.xdist_group("trained_model")
+def test_score_function_on_aws_calls_only_what_its_policy_grants(
+    aws: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trained_model: TrainingResult,
+    small_data_dir: Path,
+) -> None:
+    """The score function's handler, on S3 + DynamoDB: 200s, and every AWS call it makes is
+    one of the actions template.yaml grants it (a call outside them is AccessDenied on AWS).
+    """
+    from creditscore_common.api import reset_caches
+    from training.data import NEW_CLIENTS_FILE, load_applications
+    from training.local_server import load_function
+    from training.publish import publish
+
+    publish(trained_model.version_dir, small_data_dir, make_store(tmp_path), progress=False)
+    client_id = int(load_applications(small_data_dir / NEW_CLIENTS_FILE, with_target=False).ids[0])
+
+    called: set[str] = set()
+    real_client = AwsStore._client
+
+    def recording_client(self: AwsStore, service: str) -> Any:
+        client = real_client(self, service)
+
+        def record(event_name: str, **_: Any) -> None:
+            _, prefix, operation = event_name.split(".")
+            called.add(f"{prefix}:{operation}")
+
+        client.meta.events.register("before-call.*.*", record)
+        return client
+
+    monkeypatch.setattr(AwsStore, "_client", recording_client)
+    for name, value in {
+        "STORE_BACKEND": "aws",
+        "MODEL_BUCKET": BUCKET,
+        "CLIENTS_TABLE": CLIENTS_TABLE,
+        "DECISIONS_TABLE": DECISIONS_TABLE,
+        "AUTH_MODE": "jwt",
+        "AWS_REGION": REGION,
+        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+    try:
+        module = load_function("score")
+        assert module is not None
+        for event_name in ("health", "score_client", "score_application"):
+            event = json.loads((REPO / "events" / f"{event_name}.json").read_text())
+            if event_name == "score_client":
+                event["rawPath"] = event["requestContext"]["http"]["path"] = (
+                    f"/clients/{client_id}/score"
+                )
+                event["pathParameters"] = {"client_id": str(client_id)}
+            response = module.handler(event, None)
+            assert response["statusCode"] == 200, (event_name, response["body"])
+    finally:
+        reset_caches()
+
+    policy = template_resources()["ScoreFunction"]["Properties"]["Policies"]
+    granted = {
+        action
+        for document in policy
+        for statement in document["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    iam_action = {"s3:HeadObject": "s3:GetObject"}
+    used = {iam_action.get(call, call) for call in called}
+    assert used, "no AWS call was recorded"
+    assert used <= granted, f"calls the policy does not grant: {sorted(used - granted)}"
+    assert (tmp_path / "lambda-tmp" / trained_model.model_version).is_dir()

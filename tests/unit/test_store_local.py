@@ -1,0 +1,283 @@
+"""The store contract, and the local backend (folder + SQLite) that implements it.
+
+:class:`StoreContract` holds the behaviour every backend must have; this file runs it on the
+local store and test_store_aws.py runs the very same tests on the S3 + DynamoDB store (moto).
+A test class provides the ``store`` fixture: an empty store of its backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from creditscore_common.errors import ClientNotFoundError, StoreUnavailableError
+from creditscore_common.model import METADATA_FILE, ScoringModel
+from creditscore_common.settings import Settings
+from creditscore_common.store import Store, open_store, settings_for_store_url
+from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
+from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from training.train import TrainingResult
+
+# A client as publish reads it: floats, ints stored as floats, categories, missing values.
+APPLICATION: dict[str, Any] = {
+    "NAME_CONTRACT_TYPE": "Cash loans",
+    "CODE_GENDER": "F",
+    "AMT_INCOME_TOTAL": 202500.0,
+    "AMT_CREDIT": 406597.5,
+    "AMT_ANNUITY": 0.1 + 0.2,  # 0.30000000000000004: must come back bit for bit
+    "DAYS_BIRTH": -9461.0,
+    "CNT_CHILDREN": 0.0,
+    "EXT_SOURCE_2": 0.262948593442219,
+    "EXT_SOURCE_3": 1e-300,
+    "REGION_POPULATION_RELATIVE": 0.018801,
+    "OCCUPATION_TYPE": "Laborers",
+    "ORGANIZATION_TYPE": "Business Entity Type 3",
+    "NAME_TYPE_SUITE": "Spouse, partner",  # comma, space and unicode survive
+    "WEEKDAY_APPR_PROCESS_START": "MERCREDI — é",
+    "EXT_SOURCE_1": None,  # missing values are omitted
+    "OWN_CAR_AGE": math.nan,
+}
+PRESENT = {
+    k: v
+    for k, v in APPLICATION.items()
+    if v is not None and not (isinstance(v, float) and math.isnan(v))
+}
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_fake_version(root: Path, version: str, payload: bytes = b"weights") -> Path:
+    """A version folder with the shape publish uploads (not loadable: no real ONNX)."""
+    folder = root / version
+    (folder / "stats").mkdir(parents=True)
+    files = {
+        "model.onnx": payload,
+        "model.txt": b"tree\n" + payload,
+        "stats/reference_stats.json": b'{"n": 1}',
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    metadata = {
+        "model_version": version,
+        "threshold": 0.5,
+        "sha256": {name: sha256_of(folder / name) for name in files},
+    }
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
+    return folder
+
+
+def version_snapshot(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under a version folder."""
+    return {
+        p.relative_to(folder).as_posix(): sha256_of(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+class StoreContract:
+    """What every backend does; a subclass provides the ``store`` fixture (an empty store)."""
+
+    @pytest.fixture
+    def fake_version(self, tmp_path: Path) -> Path:
+        return make_fake_version(tmp_path / "versions", "20260101-000000-aaaaaaaa")
+
+    @pytest.fixture
+    def other_fake_version(self, tmp_path: Path) -> Path:
+        return make_fake_version(tmp_path / "versions", "20260102-000000-bbbbbbbb", b"other")
+
+    # ------------------------------------------------------------ model versions
+
+    def test_empty_store_has_no_active_version(self, store: Store) -> None:
+        assert store.active_version() is None
+
+    def test_put_model_version_is_idempotent(self, store: Store, fake_version: Path) -> None:
+        version = fake_version.name
+        assert store.put_model_version(fake_version) == (version, True)
+        assert store.put_model_version(fake_version) == (version, False)
+        assert store.active_version() is None, "putting a version must not activate it"
+
+    def test_put_model_version_copies_every_file(self, store: Store, fake_version: Path) -> None:
+        version, _ = store.put_model_version(fake_version)
+        assert version_snapshot(store.model_dir(version)) == version_snapshot(fake_version)
+
+    def test_activate_switches_the_pointer(
+        self, store: Store, fake_version: Path, other_fake_version: Path
+    ) -> None:
+        first, _ = store.put_model_version(fake_version)
+        second, _ = store.put_model_version(other_fake_version)
+        assert store.active_version() is None
+        assert store.activate(first) is True
+        assert store.active_version() == first
+        assert store.activate(first) is False, "activating the active version changes nothing"
+        assert store.active_version() == first
+        assert store.activate(second) is True
+        assert store.active_version() == second
+        assert store.activate(first) is True, "rolling back is an activation too"
+        assert store.active_version() == first
+
+    @pytest.mark.xdist_group("trained_model")
+    def test_model_dir_is_loadable(self, store: Store, trained_model: TrainingResult) -> None:
+        version, copied = store.put_model_version(trained_model.version_dir)
+        assert copied and version == trained_model.model_version
+        store.activate(version)
+        model = ScoringModel.load(store.model_dir(store.active_version() or ""))
+        assert model.version == trained_model.model_version
+        assert model.threshold == trained_model.metadata["threshold"]
+        assert version_snapshot(model.folder) == version_snapshot(trained_model.version_dir)
+
+    # ------------------------------------------------------------ clients
+
+    def test_get_client_round_trip_is_exact(self, store: Store) -> None:
+        store.put_clients([(100002, APPLICATION)])
+        got = store.get_client(100002)
+        assert got == PRESENT
+        for name, value in PRESENT.items():
+            assert type(got[name]) is type(value), name
+            if isinstance(value, float):
+                assert got[name].hex() == value.hex(), name
+        assert "EXT_SOURCE_1" not in got and "OWN_CAR_AGE" not in got
+
+    def test_get_client_of_many(self, store: Store) -> None:
+        rows = [(100_000 + i, {"AMT_CREDIT": 1000.0 + i, "CODE_GENDER": "M"}) for i in range(60)]
+        store.put_clients(rows)
+        assert store.get_client(100_037) == {"AMT_CREDIT": 1037.0, "CODE_GENDER": "M"}
+        assert store.get_client(100_059) == {"AMT_CREDIT": 1059.0, "CODE_GENDER": "M"}
+
+    def test_put_clients_updates_a_client(self, store: Store) -> None:
+        store.put_clients([(7, {"AMT_CREDIT": 1.0})])
+        store.put_clients([(7, {"AMT_CREDIT": 2.0, "CODE_GENDER": "F"})])
+        assert store.get_client(7) == {"AMT_CREDIT": 2.0, "CODE_GENDER": "F"}
+
+    def test_unknown_client(self, store: Store) -> None:
+        store.put_clients([(100002, APPLICATION)])
+        with pytest.raises(ClientNotFoundError) as caught:
+            store.get_client(100003)
+        assert caught.value.client_id == 100003
+        assert isinstance(caught.value, LookupError)
+
+    def test_unknown_client_in_empty_store(self, store: Store) -> None:
+        with pytest.raises(ClientNotFoundError):
+            store.get_client(0)
+
+    def test_impossible_client_id_is_not_found(self, store: Store) -> None:
+        """Any int may come from a URL: beyond 64 bits (SQLite) or 38 digits (DynamoDB)."""
+        store.put_clients([(100002, APPLICATION)])
+        for client_id in (2**63, 10**40):
+            with pytest.raises(ClientNotFoundError):
+                store.get_client(client_id)
+
+    def test_put_no_clients(self, store: Store) -> None:
+        assert store.put_clients([]) == 0
+
+
+# ---------------------------------------------------------------------------- local backend
+
+
+class TestLocalStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Any:
+        store = LocalStore(tmp_path / "store", create=True)
+        yield store
+        store.close()
+
+    def test_activate_unknown_version_is_refused(self, store: LocalStore) -> None:
+        with pytest.raises(ValueError, match="not in the store"):
+            store.activate("no-such-version")
+        assert store.active_version() is None
+        assert not (store.models_dir / ACTIVE_POINTER).exists()
+
+    def test_pointer_is_one_file_replaced_whole(
+        self, store: LocalStore, fake_version: Path, other_fake_version: Path
+    ) -> None:
+        first, _ = store.put_model_version(fake_version)
+        second, _ = store.put_model_version(other_fake_version)
+        store.activate(first)
+        store.activate(second)
+        pointer = store.models_dir / ACTIVE_POINTER
+        assert pointer.read_text() == f"{second}\n"
+        # No temporary file is left next to the versions (write aside, then rename).
+        assert sorted(p.name for p in store.models_dir.iterdir()) == sorted(
+            [first, second, ACTIVE_POINTER]
+        )
+
+    def test_put_model_version_leaves_no_staging(
+        self, store: LocalStore, fake_version: Path
+    ) -> None:
+        store.put_model_version(fake_version)
+        store.put_model_version(fake_version)
+        assert [p.name for p in store.models_dir.iterdir()] == [fake_version.name]
+
+    def test_failed_copy_leaves_nothing(self, store: LocalStore, fake_version: Path) -> None:
+        (fake_version / "model.txt").unlink()  # listed in metadata, missing on disk
+        with pytest.raises(FileNotFoundError):
+            store.put_model_version(fake_version)
+        assert list(store.models_dir.iterdir()) == []
+
+    def test_put_clients_is_idempotent(self, store: LocalStore) -> None:
+        rows = [(100_000 + i, {**APPLICATION, "AMT_CREDIT": 1000.0 + i}) for i in range(50)]
+        assert store.put_clients(rows) == 50
+        assert store.put_clients(rows) == 0, "rewriting the same rows must change nothing"
+        assert store.count_clients() == 50
+        changed = [(100_003, {"AMT_CREDIT": 5.0})]
+        assert store.put_clients([*rows[:10], *changed]) == 1
+        assert store.count_clients() == 50
+
+    def test_same_client_in_other_key_order_is_unchanged(self, store: LocalStore) -> None:
+        store.put_clients([(1, {"A_FIELD": 1.0, "B_FIELD": "x", "C_FIELD": None})])
+        assert store.put_clients([(1, {"B_FIELD": "x", "A_FIELD": 1.0})]) == 0
+
+    def test_data_survives_reopening(self, tmp_path: Path, fake_version: Path) -> None:
+        root = tmp_path / "store"
+        first = LocalStore(root, create=True)
+        version, _ = first.put_model_version(fake_version)
+        first.activate(version)
+        first.put_clients([(100002, APPLICATION)])
+        first.close()
+        again = LocalStore(root)
+        assert again.active_version() == version
+        assert again.get_client(100002) == PRESENT
+        again.close()
+
+    def test_missing_folder_is_unavailable(self, tmp_path: Path) -> None:
+        with pytest.raises(StoreUnavailableError, match="does not exist"):
+            LocalStore(tmp_path / "nowhere")
+        assert not (tmp_path / "nowhere").exists(), "opening must not create the store"
+
+    def test_unreadable_database_is_unavailable(self, tmp_path: Path) -> None:
+        root = tmp_path / "store"
+        root.mkdir()
+        (root / DATABASE_FILE).write_bytes(b"this is not an SQLite database" * 100)
+        with pytest.raises(StoreUnavailableError):
+            LocalStore(root)
+
+    def test_closed_database_is_unavailable(self, tmp_path: Path) -> None:
+        store = LocalStore(tmp_path / "store", create=True)
+        store.close()
+        with pytest.raises(StoreUnavailableError):
+            store.get_client(1)
+
+    def test_layout(self, store: LocalStore, fake_version: Path) -> None:
+        version, _ = store.put_model_version(fake_version)
+        store.activate(version)
+        store.put_clients([(1, {"AMT_CREDIT": 1.0})])
+        assert (store.root / MODELS_PREFIX / version / METADATA_FILE).is_file()
+        with sqlite3.connect(store.root / DATABASE_FILE) as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM clients").fetchone()
+        assert count == 1
+
+    def test_open_store_from_settings(self, tmp_path: Path) -> None:
+        settings = settings_for_store_url(f"local:{tmp_path / 'made'}", Settings())
+        store = open_store(settings, create=True)
+        assert isinstance(store, LocalStore) and store.root == tmp_path / "made"
+        store.close()
+        with pytest.raises(ValueError, match="unknown store"):
+            settings_for_store_url("s3://bucket", Settings())
