@@ -18,6 +18,9 @@ API_PORT ?= 8000
 DEMO_N_TRAIN ?= 100000
 DEMO_N_NEW ?= 48744
 SEED ?= 42
+# LightGBM's OpenMP threads spin while idle by default; with two pytest workers on two cores
+# they starve each other (minutes instead of seconds). Passive waiting costs nothing here.
+export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
 .PHONY: help install build demo env serve test lint typecheck format data train train-full predict bench mlflow-ui lock clean

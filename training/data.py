@@ -74,12 +74,17 @@ def _line(row_index: int) -> int:
     return row_index + 2
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (so messages show 2.0, not np.float64)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _examples(rows: npt.NDArray[np.int64], values: npt.NDArray[Any] | None = None) -> str:
     shown = rows[:_MAX_EXAMPLES]
     if values is None:
         parts = [str(_line(int(r))) for r in shown]
     else:
-        parts = [f"{_line(int(r))} ({values[int(r)]!r})" for r in shown]
+        parts = [f"{_line(int(r))} ({_plain(values[int(r)])!r})" for r in shown]
     more = f" and {rows.size - shown.size} more" if rows.size > shown.size else ""
     return ", ".join(parts) + more
 

@@ -403,3 +403,27 @@ def add_logit_offset(booster: lgb.Booster, offset: float) -> lgb.Booster:
         booster.set_leaf_output(0, leaf, booster.get_leaf_output(0, leaf) + offset)
     # Reload from text so that every later reader (predict, contrib, ONNX) sees the change.
     return lgb.Booster(model_str=booster.model_to_string())
+
+
+def float32_thresholds(booster: lgb.Booster) -> lgb.Booster:
+    """Lower every split threshold to the largest float32 not above it.
+
+    The model reads float32 features. LightGBM compares them with float64 thresholds while
+    the ONNX export stores float32 ones; a threshold just below a float32 value would round
+    up to it and send a client sitting on that value down the other branch. With thresholds
+    that are float32 already, ``x <= t`` gives the same answer in both, for every float32 x,
+    and the native booster's predictions on float32 input do not change.
+    """
+    lines = booster.model_to_string().splitlines()
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("tree_sizes="):
+            continue  # sizes change with the text; LightGBM recomputes them when absent
+        if line.startswith("threshold="):
+            values = np.array(line.removeprefix("threshold=").split(), dtype=np.float64)
+            lowered = values.astype(np.float32)
+            above = lowered.astype(np.float64) > values
+            lowered[above] = np.nextafter(lowered[above], np.float32(-np.inf))
+            line = "threshold=" + " ".join(repr(float(v)) for v in lowered)
+        out.append(line)
+    return lgb.Booster(model_str="\n".join(out) + "\n")

@@ -26,8 +26,41 @@ def _round(value: float, digits: int = 6) -> float | None:
     return float(f"{value:.{digits}g}")
 
 
-def _suppress(counts: npt.NDArray[np.int64]) -> list[int | None]:
-    return [int(c) if c >= MIN_BIN_COUNT or c == 0 else None for c in counts]
+def _small(count: int) -> bool:
+    return 0 < count < MIN_BIN_COUNT
+
+
+def _share(part: int, total: int) -> float | None:
+    """Part / total, hidden when either the part or the rest is a handful of clients."""
+    if total == 0 or _small(part) or _small(total - part):
+        return None
+    return _round(part / total)
+
+
+def _class_histograms(
+    values: npt.NDArray[np.float64],
+    known: npt.NDArray[np.bool_],
+    y: npt.NDArray[np.int8],
+    edges: npt.NDArray[np.float64],
+) -> dict[str, list[int | None]]:
+    """Counts per bin for each class and overall, with complementary suppression.
+
+    A bin is hidden in every series as soon as one class has 1-4 clients in it: hiding only
+    that cell would let anyone recover it as "all" minus the other class.
+    """
+    per_class = {
+        name: np.histogram(values[known & (y == c)], bins=edges)[0]
+        for c, name in CLASS_NAMES.items()
+    }
+    total = per_class["repaid"] + per_class["defaulted"]
+    hidden = np.zeros(total.shape, dtype=bool)
+    for counts in (*per_class.values(), total):
+        hidden |= (counts > 0) & (counts < MIN_BIN_COUNT)
+    series = {"all": total, **per_class}
+    return {
+        k: [None if h else int(c) for c, h in zip(v, hidden, strict=True)]
+        for k, v in series.items()
+    }
 
 
 def _numeric_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> dict[str, Any]:
@@ -35,8 +68,11 @@ def _numeric_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> 
     finite = values[known]
     out: dict[str, Any] = {"kind": "numeric"}
     out["missing_share"] = {
-        "all": _round(float(1 - known.mean())),
-        **{name: _round(float(1 - known[y == c].mean())) for c, name in CLASS_NAMES.items()},
+        "all": _share(int((~known).sum()), int(known.size)),
+        **{
+            name: _share(int((~known[y == c]).sum()), int((y == c).sum()))
+            for c, name in CLASS_NAMES.items()
+        },
     }
     if finite.size < MIN_BIN_COUNT:
         out["percentiles"] = None
@@ -49,10 +85,9 @@ def _numeric_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> 
     edges = np.linspace(lo, hi, N_BINS + 1)
     clipped = np.clip(values, lo, hi)
     histogram: dict[str, Any] = {"edges": [_round(e) for e in edges]}
-    histogram["all"] = _suppress(np.histogram(clipped[known], bins=edges)[0])
+    histogram.update(_class_histograms(clipped, known, y, edges))
     for c, name in CLASS_NAMES.items():
         chosen = known & (y == c)
-        histogram[name] = _suppress(np.histogram(clipped[chosen], bins=edges)[0])
         out.setdefault("median_by_class", {})[name] = (
             _round(float(np.median(values[chosen]))) if chosen.sum() >= MIN_BIN_COUNT else None
         )
@@ -68,8 +103,14 @@ def _binary_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> d
     ):
         ones = int(np.sum(values[mask] == 1))
         zeros = int(np.sum(values[mask] == 0))
-        out["counts"][name] = _suppress(np.array([zeros, ones]))
-        out["share_of_ones"][name] = _round(ones / max(ones + zeros, 1))
+        # Both counts go together: with the total known, one reveals the other.
+        hidden = _small(ones) or _small(zeros)
+        out["counts"][name] = [None, None] if hidden else [zeros, ones]
+        out["share_of_ones"][name] = None if hidden else _round(ones / max(ones + zeros, 1))
+    # A hidden class count could still be recovered as "all" minus the other class.
+    if any(v == [None, None] for v in out["counts"].values()):
+        out["counts"] = {k: [None, None] for k in out["counts"]}
+        out["share_of_ones"] = {k: None for k in out["share_of_ones"]}
     return out
 
 

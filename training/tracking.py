@@ -2,7 +2,7 @@
 
 Every training run is an MLflow run. Without ``MLFLOW_TRACKING_URI`` the store is local: a
 SQLite database ``mlruns/mlflow.db`` (runs and the model registry) with artifacts beside it
-in ``mlruns/artifacts``, under the current directory. Open the UI with ``make mlflow-ui``.
+in ``mlruns/mlflow-artifacts``, under the current directory. Open the UI with ``make mlflow-ui``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _experiment_id(mlflow: Any, uri: str) -> str:
     location = None
     if uri.startswith("sqlite:///"):
         # Keep artifacts next to the database rather than in the working directory.
-        location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "mlflow-artifacts").as_uri()
     return str(mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=location))
 
 
