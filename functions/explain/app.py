@@ -1,0 +1,77 @@
+"""Explain function: why a client got their score, and what the model is.
+
+Routes only; the logic lives in the shared package (layer), ``creditscore_common.explain``.
+The TreeSHAP booster is loaded at cold start, next to the model, so that no request pays
+for it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from mangum import Mangum
+
+from creditscore_common import explain
+from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, get_models
+from creditscore_common.labels import DEFAULT_LANG, Lang
+from creditscore_common.logs import configure_logging
+from creditscore_common.schemas import ScoreRequest
+from creditscore_common.settings import get_settings
+
+router = APIRouter(tags=["explain"])
+ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
+LangQuery = Annotated[Lang, Query(description="language of labels and sentences")]
+TopQuery = Annotated[
+    int | None,
+    Query(ge=1, le=1000, description="list the K largest contributions and one remainder"),
+]
+
+
+@router.get("/clients/{client_id}/explanation", response_model=explain.Explanation)
+def explain_client(
+    _: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    client_id: int = ClientId,
+    top: TopQuery = None,
+    lang: LangQuery = DEFAULT_LANG,
+) -> explain.Explanation:
+    """Each feature's contribution to a new client's score, and the refusal reasons."""
+    return explain.explain_client(store, models, client_id, lang, top)
+
+
+@router.post("/explain", response_model=explain.Explanation)
+def explain_application(
+    _: AdvisorDep,
+    models: ModelsDep,
+    body: ScoreRequest,
+    top: TopQuery = None,
+    lang: LangQuery = DEFAULT_LANG,
+) -> explain.Explanation:
+    """Each feature's contribution to the score of a raw application."""
+    return explain.explain_application(models, body.application.raw(), lang, top)
+
+
+@router.get("/model", response_model=explain.ModelCard)
+def model_card(
+    _: AdvisorDep, models: ModelsDep, lang: LangQuery = DEFAULT_LANG
+) -> explain.ModelCard:
+    """The active model's card: training data, metrics, threshold, intended use, limits."""
+    return explain.model_card(models, lang)
+
+
+@router.get("/model/importance", response_model=explain.GlobalImportance)
+def model_importance(
+    _: AdvisorDep, models: ModelsDep, top: TopQuery = None, lang: LangQuery = DEFAULT_LANG
+) -> explain.GlobalImportance:
+    """Features by mean |TreeSHAP| over training clients, largest first."""
+    return explain.global_importance(models, lang, top)
+
+
+configure_logging()
+app = create_app("Credit score — explain", "Local and global explanations, model card.")
+app.include_router(router)
+handler = Mangum(app, lifespan="off")
+# Model and TreeSHAP booster loaded during Lambda's init phase, not on the first request.
+explain.warm_up(lambda: get_models(get_settings()))

@@ -1,0 +1,167 @@
+"""Labels and readable values: every feature named in both languages, units written by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from creditscore_common.features import DOMAIN_FEATURES, EMPLOYMENT_ANOMALY_FEATURE, FeatureSpec
+from creditscore_common.labels import (
+    LANGUAGES,
+    Label,
+    column_label,
+    dictionary_descriptions,
+    feature_label,
+    feature_labels,
+    format_derived_value,
+    format_number,
+    format_percent,
+    format_value,
+    level_text,
+    raw_column_labels,
+)
+from creditscore_common.schema import load_schema
+from training.train import TrainingResult
+
+NBSP = "\u00a0"
+
+
+# ---------------------------------------------------------------------------- coverage
+
+
+def test_every_application_column_has_its_own_label_in_both_languages() -> None:
+    labels = raw_column_labels()
+    names = load_schema().application_names
+    assert len(names) == 120
+    assert list(labels) == list(names)
+    for name, label in labels.items():
+        for lang in LANGUAGES:
+            text = label.text(lang)
+            assert text.strip(), f"{name}: empty {lang} label"
+            assert text != name, f"{name}: the {lang} label is the code"
+            assert "_" not in text, f"{name}: {text!r} looks like a code"
+    for lang in LANGUAGES:
+        texts = [label.text(lang) for label in labels.values()]
+        duplicates = {t for t in texts if texts.count(t) > 1}
+        assert not duplicates, f"two columns read the same in {lang}: {duplicates}"
+
+
+def test_descriptions_come_from_the_dictionary() -> None:
+    descriptions = dictionary_descriptions()
+    assert len(descriptions) >= 120
+    assert column_label("AMT_CREDIT").description == "Credit amount of the loan"
+    assert column_label("DAYS_BIRTH").description == descriptions["DAYS_BIRTH"]
+    # The public file's broken character is repaired, not passed on.
+    assert "Ã" not in column_label("NAME_INCOME_TYPE").description
+    assert all(label.description for label in raw_column_labels().values())
+
+
+def test_domain_features_and_the_employment_flag_are_labelled() -> None:
+    for feature in (*DOMAIN_FEATURES, EMPLOYMENT_ANOMALY_FEATURE):
+        label = feature_label(feature, {"column": feature, "kind": "domain"})
+        assert label.fr and label.en and label.description
+        assert label.fr != feature and label.en != feature
+
+
+def test_level_features_read_column_then_level() -> None:
+    origin = {"column": "NAME_CONTRACT_TYPE", "kind": "level", "level": "Cash loans"}
+    label = feature_label("NAME_CONTRACT_TYPE__Cash_loans", origin)
+    assert label == Label(
+        "Type de contrat : Cash loans",
+        "Contract type: Cash loans",
+        "Identification if loan is cash or revolving (1 when the value is 'Cash loans')",
+    )
+    coded = feature_label(
+        "FLAG_OWN_CAR__Y", {"column": "FLAG_OWN_CAR", "kind": "level", "level": "Y"}
+    )
+    assert (coded.fr, coded.en) == ("Propriétaire d'une voiture : oui", "Owns a car: yes")
+
+
+@pytest.mark.xdist_group("trained_model")
+def test_every_feature_of_a_trained_model_is_labelled(trained_model: TrainingResult) -> None:
+    spec = FeatureSpec.from_dict(trained_model.metadata["feature_spec"])
+    labels = feature_labels(spec)
+    assert list(labels) == list(spec.features)
+    origin = spec.feature_origin()
+    for feature, label in labels.items():
+        for lang in LANGUAGES:
+            assert label.text(lang).strip(), f"{feature}: empty {lang} label"
+            assert label.text(lang) != feature
+        if origin[feature]["kind"] == "raw":
+            assert label == column_label(feature)
+        if origin[feature]["kind"] == "level":
+            column = column_label(origin[feature]["column"])
+            assert label.fr.startswith(column.fr + " : ")
+            assert label.en.startswith(column.en + ": ")
+
+
+# ---------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "fr", "en"),
+    [
+        ("DAYS_BIRTH", -12460, "34 ans", "34 years"),
+        ("DAYS_BIRTH", -365.25 * 1.5, "1 an", "1 year"),
+        ("DAYS_EMPLOYED", 365243, "sans emploi", "not employed"),
+        ("DAYS_EMPLOYED", -1200, "3,3 ans", "3.3 years"),
+        ("DAYS_EMPLOYED", -100, "100 jours", "100 days"),
+        ("DAYS_EMPLOYED", -5000, "14 ans", "14 years"),
+        ("DAYS_REGISTRATION", -3648, "il y a 10 ans", "10 years ago"),
+        ("DAYS_ID_PUBLISH", -730.5, "il y a 2,0 ans", "2.0 years ago"),
+        ("DAYS_LAST_PHONE_CHANGE", -1, "il y a 1 jour", "1 day ago"),
+        ("DAYS_LAST_PHONE_CHANGE", 0, "le jour de la demande", "on the day of application"),
+        ("AMT_INCOME_TOTAL", 202500.0, f"202{NBSP}500", "202,500"),
+        ("AMT_CREDIT", 1293502.5, f"1{NBSP}293{NBSP}502", "1,293,502"),
+        ("AMT_REQ_CREDIT_BUREAU_YEAR", 3.0, "3", "3"),
+        ("CNT_CHILDREN", 2, "2", "2"),
+        ("OWN_CAR_AGE", 7.0, "7 ans", "7 years"),
+        ("EXT_SOURCE_2", 0.2629, "0,26", "0.26"),
+        ("EXT_SOURCE_3", 0.0, "0,00", "0.00"),
+        ("FLAG_EMAIL", 1, "oui", "yes"),
+        ("FLAG_DOCUMENT_3", 0.0, "non", "no"),
+        ("FLAG_OWN_CAR", "N", "non", "no"),
+        ("CODE_GENDER", "F", "femme", "female"),
+        ("WEEKDAY_APPR_PROCESS_START", "MONDAY", "lundi", "Monday"),
+        ("NAME_CONTRACT_TYPE", "Revolving loans", "Revolving loans", "Revolving loans"),
+        ("HOUR_APPR_PROCESS_START", 9, "9 h", "09:00"),
+        ("REGION_RATING_CLIENT", 2, "2 sur 3", "2 of 3"),
+        ("REGION_POPULATION_RELATIVE", 0.018801, "0,019", "0.019"),
+        ("APARTMENTS_AVG", 0.0247, "0,025", "0.025"),
+        ("EXT_SOURCE_1", None, "non renseigné", "not provided"),
+        ("EXT_SOURCE_1", math.nan, "non renseigné", "not provided"),
+        ("OCCUPATION_TYPE", "", "non renseigné", "not provided"),
+    ],
+)
+def test_raw_values_in_readable_units(column: str, value: object, fr: str, en: str) -> None:
+    assert format_value(column, value, "fr") == fr
+    assert format_value(column, value, "en") == en
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "fr", "en"),
+    [
+        ("CREDIT_INCOME_RATIO", 3.5, f"350{NBSP}%", "350%"),
+        ("ANNUITY_INCOME_RATIO", 0.1523, f"15,2{NBSP}%", "15.2%"),
+        ("CREDIT_GOODS_RATIO", 1.0, f"100{NBSP}%", "100%"),
+        ("EMPLOYED_AGE_RATIO", 0.05, f"5,0{NBSP}%", "5.0%"),
+        ("INCOME_PER_FAMILY_MEMBER", 67500.0, f"67{NBSP}500", "67,500"),
+        ("EXT_SOURCE_MEAN", 0.4567, "0,46", "0.46"),
+        ("EXT_SOURCE_MISSING_COUNT", 2.0, "2", "2"),
+        (EMPLOYMENT_ANOMALY_FEATURE, 1.0, "oui", "yes"),
+        ("ANNUITY_CREDIT_RATIO", None, "non renseigné", "not provided"),
+    ],
+)
+def test_derived_values_in_readable_units(feature: str, value: object, fr: str, en: str) -> None:
+    assert format_derived_value(feature, value, "fr") == fr
+    assert format_derived_value(feature, value, "en") == en
+
+
+def test_number_helpers() -> None:
+    assert format_number(-0.004, 2, "fr") == "0,00"  # never "-0,00"
+    assert format_number(-1234.5, 1, "fr") == f"-1{NBSP}234,5"
+    assert format_percent(0.0, "en") == "0.0%"
+    assert level_text("Cash loans", "fr") == "Cash loans"
+    with pytest.raises(KeyError):
+        format_derived_value("AMT_CREDIT", 1.0, "fr")
