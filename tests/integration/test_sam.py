@@ -347,12 +347,11 @@ def lambda_store(
     return root
 
 
-@pytest.mark.xdist_group("trained_model")
-def test_built_score_function_runs_alone(
-    built: Path, lambda_store: Path, trained_model: TrainingResult, tmp_path: Path
-) -> None:
+def run_built(
+    built: Path, function: str, event: str, lambda_store: Path, tmp_path: Path
+) -> dict[str, Any]:
+    """Run a built function alone in ``python3.12 -I -S`` on one event; its RESULT record."""
     python = find_python312()
-    function_dir, layer = built / "ScoreFunction", layer_dir(built)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -361,30 +360,47 @@ def test_built_score_function_runs_alone(
         "LOCAL_STORE_PATH": str(lambda_store),
         "AUTH_MODE": "jwt",
         "MODEL_CACHE_DIR": str(tmp_path / "model-cache"),
-        "AWS_LAMBDA_FUNCTION_NAME": "creditscore-ScoreFunction",
+        "AWS_LAMBDA_FUNCTION_NAME": f"creditscore-{function}",
         "AWS_REGION": REGION,
     }
     process = subprocess.run(
-        [
-            python,
-            "-I",
-            "-S",
-            "-c",
-            RUNNER,
-            str(function_dir),
-            str(layer),
-            str(REPO / "events" / "score_application.json"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+        [python, "-I", "-S", "-c", RUNNER, str(built / function), str(layer_dir(built)),
+         str(REPO / "events" / event)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
     assert process.returncode == 0, process.stderr[-4000:]
+    assert "Traceback" not in process.stderr, process.stderr[-4000:]
     (line,) = [ln for ln in process.stdout.splitlines() if ln.startswith("RESULT ")]
-    result = json.loads(line.removeprefix("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
+@pytest.mark.xdist_group("trained_model")
+def test_built_explain_function_runs_alone(
+    built: Path, lambda_store: Path, trained_model: TrainingResult, tmp_path: Path
+) -> None:
+    result = run_built(built, "ExplainFunction", "explain_application.json", lambda_store, tmp_path)
+    response = result["response"]
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    assert body["model_version"] == trained_model.model_version
+    # Exact TreeSHAP through LightGBM's C library: neither scipy nor lightgbm's Python side.
+    assert not set(result["imported"]) & {"scipy", "pandas", "sklearn", "lightgbm"}
+    size = sum(
+        p.stat().st_size
+        for folder in (built / "CommonLayer", built / "ExplainFunction")
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
+    assert size < MAX_UNZIPPED_BYTES, f"{size / 2**20:.0f} MiB unzipped"
+
+
+@pytest.mark.xdist_group("trained_model")
+def test_built_score_function_runs_alone(
+    built: Path, lambda_store: Path, trained_model: TrainingResult, tmp_path: Path
+) -> None:
+    function_dir, layer = built / "ScoreFunction", layer_dir(built)
+    result = run_built(built, "ScoreFunction", "score_application.json", lambda_store, tmp_path)
 
     assert result["version"] == list(LAMBDA_PYTHON)
     assert result["path"][:2] == [str(function_dir), str(layer)]
@@ -404,4 +420,3 @@ def test_built_score_function_runs_alone(
     imported = set(result["imported"])
     assert {"numpy", "onnxruntime", "fastapi", "mangum", "creditscore_common"} <= imported
     assert not imported & set(FORBIDDEN_MODULES), sorted(imported & set(FORBIDDEN_MODULES))
-    assert "Traceback" not in process.stderr, process.stderr[-4000:]
