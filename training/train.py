@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from creditscore_common import profiles
 from creditscore_common.features import FeatureSpec, fit_feature_spec, transform_batch
 from creditscore_common.model import (
     IMPORTANCE_FILE,
@@ -42,6 +43,7 @@ from training.modelling import (
     add_logit_offset,
     cross_validate_dummy,
     cross_validate_logistic,
+    float32_thresholds,
     search_lightgbm,
 )
 
@@ -159,7 +161,8 @@ def _metadata(
         "created_at": created_at.isoformat(timespec="seconds"),
         "model_type": "lightgbm",
         "decision_rule": "refuse when probability >= threshold",
-        "threshold": m.threshold,
+        # A finite threshold even when refusing nobody is cheapest (degenerate data).
+        "threshold": m.threshold if math.isfinite(m.threshold) else 1.0,
         "cost_fn": config.weights.cost_fn,
         "cost_fp": config.weights.cost_fp,
         "features": list(spec.features),
@@ -253,7 +256,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     stages.stage("final fit")
     n_trees = _final_trees(chosen)
     booster, offset = trainer.fit(plan.rows, chosen.params, chosen.imbalance, n_trees=n_trees)
-    booster = add_logit_offset(booster, offset)
+    booster = float32_thresholds(add_logit_offset(booster, offset))
     stages.fit("final")
 
     stages.stage("export")
@@ -266,6 +269,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     contributions, base_value = stats.shap_values(booster, x[sample])
     importance = stats.global_importance(contributions, base_value, features)
     reference_stats = stats.reference_stats(x, y, features)
+    reference_profiles = profiles.build_reference_profiles(reference.columns, y)
 
     created_at = datetime.now(UTC)
     version = _version_name(fingerprint, created_at)
@@ -287,6 +291,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     try:
         export.write_model_files(staging, booster, onnx_model)
         export.write_json(staging / REFERENCE_STATS_FILE, reference_stats)
+        profiles.write_reference_profiles(staging / profiles.PROFILES_FILE, reference_profiles)
         export.write_json(staging / IMPORTANCE_FILE, importance)
         report = staging / "report"
         report.mkdir()

@@ -15,19 +15,28 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from creditscore_common.errors import ClientNotFoundError, StoreUnavailableError
+from creditscore_common.errors import (
+    ClientNotFoundError,
+    ModelUnavailableError,
+    StoreUnavailableError,
+)
 from creditscore_common.model import METADATA_FILE
 from creditscore_common.store.base import (
     ACTIVE_POINTER,
     MODELS_PREFIX,
     Application,
+    ClientSummary,
     Store,
+    client_summary,
     decode_application,
     encode_application,
+    matches_search,
+    search_terms,
     version_files,
 )
 
@@ -47,9 +56,11 @@ class AwsStore(Store):
         region: str,
         cache_dir: Path,
         session: Any = None,
+        decisions_table: str = "",
     ) -> None:
         self.bucket = bucket
         self.clients_table = clients_table
+        self.decisions_table = decisions_table
         self.region = region
         self.cache_dir = Path(cache_dir)
         self._session = session
@@ -129,14 +140,19 @@ class AwsStore(Store):
         return target
 
     def _download(self, version: str, name: str, folder: Path) -> None:
+        from botocore.exceptions import ClientError
+
         destination = folder / name
         destination.parent.mkdir(parents=True, exist_ok=True)
-        answer = self._call(
-            f"downloading {name} of model {version}",
-            self.s3.get_object,
-            Bucket=self.bucket,
-            Key=self._key(version, name),
-        )
+        try:
+            answer = self._call(
+                f"downloading {name} of model {version}",
+                self.s3.get_object,
+                Bucket=self.bucket,
+                Key=self._key(version, name),
+            )
+        except ClientError as error:
+            raise ModelUnavailableError(f"model {version}: {name} is not in the bucket") from error
         destination.write_bytes(answer["Body"].read())
 
     def put_model_version(self, folder: Path) -> tuple[str, bool]:
@@ -168,8 +184,19 @@ class AwsStore(Store):
 
     def activate(self, version: str) -> bool:
         """Replace ``models/active`` with one PUT (atomic for readers)."""
+        from botocore.exceptions import ClientError
+
         if self.active_version() == version:
             return False
+        try:
+            self._call(
+                "checking the model version",
+                self.s3.head_object,
+                Bucket=self.bucket,
+                Key=self._key(version, METADATA_FILE),
+            )
+        except ClientError as error:
+            raise ValueError(f"model version {version} is not in the store") from error
         self._call(
             "writing the active model pointer",
             self.s3.put_object,
@@ -242,3 +269,97 @@ class AwsStore(Store):
             TableName=self.clients_table,
         )
         return int(answer["Table"].get("ItemCount", 0))
+
+    def list_clients(
+        self, limit: int, cursor: int | None = None, query: str | None = None
+    ) -> tuple[list[tuple[int, ClientSummary]], int | None]:
+        """Scan pages from ``cursor`` (ExclusiveStartKey), in DynamoDB's order, not by id.
+
+        A search is filtered here with :func:`matches_search` (the id is a number, and the
+        fields live inside one JSON string), so it may read many pages: fine for tens of
+        thousands of clients; a larger table would want a search index.
+        """
+        terms = search_terms(query)
+        page_size = limit if not terms else max(limit, 200)
+        found: list[tuple[int, ClientSummary]] = []
+        start = None if cursor is None else {"client_id": {"N": str(int(cursor))}}
+        while True:
+            request: dict[str, Any] = {"TableName": self.clients_table, "Limit": page_size}
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            answer = self._call("listing clients", self.dynamodb.scan, **request)
+            items = answer.get("Items", [])
+            start = answer.get("LastEvaluatedKey")
+            for position, item in enumerate(items):
+                client_id = int(item["client_id"]["N"])
+                application = decode_application(item["application"]["S"])
+                if not matches_search(client_id, application, terms):
+                    continue
+                found.append((client_id, client_summary(application)))
+                if len(found) == limit:
+                    last_of_table = start is None and position == len(items) - 1
+                    return found, None if last_of_table else client_id
+            if start is None:
+                return found, None
+
+    # ---------------------------------------------------------------- decisions
+
+    def _decisions(self) -> str:
+        if not self.decisions_table:
+            raise StoreUnavailableError("DECISIONS_TABLE is not configured for this store")
+        return self.decisions_table
+
+    def add_decision(self, record: Mapping[str, Any]) -> None:
+        """PutItem, on condition that no decision has this (client_id, decided_at) yet."""
+        item = {
+            "client_id": {"N": str(int(record["client_id"]))},
+            "decided_at": {"S": str(record["decided_at"])},
+            "decision": {"S": str(record["decision"])},
+            "comment": {"S": str(record["comment"])},
+            "advisor": {"S": str(record["advisor"])},
+            "probability": {"N": _number(record["probability"])},
+            "threshold": {"N": _number(record["threshold"])},
+            "model_version": {"S": str(record["model_version"])},
+        }
+        self._call(
+            "recording a decision",
+            self.dynamodb.put_item,
+            TableName=self._decisions(),
+            Item=item,
+            ConditionExpression="attribute_not_exists(decided_at)",
+        )
+
+    def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
+        """Query the client's decisions by ascending decided_at (strongly consistent)."""
+        decisions: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._decisions(),
+            "KeyConditionExpression": "client_id = :client",
+            "ExpressionAttributeValues": {":client": {"N": str(int(client_id))}},
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+        }
+        while True:
+            answer = self._call("reading decisions", self.dynamodb.query, **request)
+            for item in answer.get("Items", []):
+                decisions.append(
+                    {
+                        "client_id": int(item["client_id"]["N"]),
+                        "decided_at": item["decided_at"]["S"],
+                        "decision": item["decision"]["S"],
+                        "comment": item["comment"]["S"],
+                        "advisor": item["advisor"]["S"],
+                        "probability": float(item["probability"]["N"]),
+                        "threshold": float(item["threshold"]["N"]),
+                        "model_version": item["model_version"]["S"],
+                    }
+                )
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return decisions
+            request["ExclusiveStartKey"] = last
+
+
+def _number(value: float) -> str:
+    """A float as a DynamoDB number: exact, positional (never 1e-05)."""
+    return format(Decimal(repr(float(value))), "f")

@@ -41,6 +41,64 @@ def decode_application(text: str) -> Application:
     return decoded
 
 
+#: Raw fields of a client's line in lists (:meth:`Store.list_clients`).
+SUMMARY_FIELDS = (
+    "NAME_CONTRACT_TYPE",
+    "NAME_INCOME_TYPE",
+    "CODE_GENDER",
+    "DAYS_BIRTH",
+    "AMT_INCOME_TOTAL",
+    "AMT_CREDIT",
+)
+#: Text fields a search word is looked for in (:func:`matches_search`).
+SEARCH_FIELDS = ("NAME_CONTRACT_TYPE", "NAME_INCOME_TYPE", "NAME_EDUCATION_TYPE", "OCCUPATION_TYPE")
+#: Fields of a decision record, as every backend stores them (append-only).
+DECISION_FIELDS = (
+    "client_id",
+    "decided_at",
+    "decision",
+    "comment",
+    "advisor",
+    "probability",
+    "threshold",
+    "model_version",
+)
+ClientSummary = dict[str, Any]
+
+
+def search_terms(query: str | None) -> list[str]:
+    """The lower-cased words of a client search (none: list every client)."""
+    return [word.lower() for word in (query or "").split()]
+
+
+def is_id_prefix(term: str) -> bool:
+    """A search word made of ASCII digits matches the start of a client id."""
+    return term.isascii() and term.isdigit()
+
+
+def matches_search(client_id: int, application: Mapping[str, Any], terms: list[str]) -> bool:
+    """Whether a client matches every search word (see :func:`is_id_prefix`).
+
+    A word of digits must start the client id; any other word must be part of one of the
+    :data:`SEARCH_FIELDS` (case-insensitive). The local backend runs the same rule in SQL.
+    """
+    for term in terms:
+        if is_id_prefix(term):
+            if not str(client_id).startswith(term):
+                return False
+        elif not any(
+            isinstance(application.get(f), str) and term in application[f].lower()
+            for f in SEARCH_FIELDS
+        ):
+            return False
+    return True
+
+
+def client_summary(application: Mapping[str, Any]) -> ClientSummary:
+    """The :data:`SUMMARY_FIELDS` of a raw application (absent ones omitted)."""
+    return {f: application[f] for f in SUMMARY_FIELDS if application.get(f) is not None}
+
+
 def version_files(folder: Path) -> list[str]:
     """Files of a model version: metadata.json and every file it lists a sha256 for."""
     metadata = json.loads((folder / METADATA_FILE).read_text())
@@ -81,6 +139,31 @@ class Store(ABC):
     @abstractmethod
     def count_clients(self) -> int:
         """Number of new clients in the store."""
+
+    def list_clients(
+        self, limit: int, cursor: int | None = None, query: str | None = None
+    ) -> tuple[list[tuple[int, ClientSummary]], int | None]:
+        """A page of new clients matching ``query``, and the cursor of the next page.
+
+        ``cursor`` is the last client id of the previous page (None: first page); the next
+        cursor is None on the last page. Following cursors visits every client once. Rows
+        carry :func:`client_summary` fields only.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list clients")
+
+    # ---------------------------------------------------------------- decisions
+
+    def add_decision(self, record: Mapping[str, Any]) -> None:
+        """Append one decision record (:data:`DECISION_FIELDS`); never overwrite one.
+
+        The audit log is append-only: no backend updates or deletes a decision, and a
+        record whose (client_id, decided_at) already exists is refused, not replaced.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot record decisions")
+
+    def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
+        """Every decision recorded on a client, oldest first."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list decisions")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections (optional)."""

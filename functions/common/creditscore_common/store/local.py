@@ -14,17 +14,24 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from creditscore_common.errors import ClientNotFoundError, StoreUnavailableError
 from creditscore_common.store.base import (
     ACTIVE_POINTER,
+    DECISION_FIELDS,
     MODELS_PREFIX,
+    SEARCH_FIELDS,
+    SUMMARY_FIELDS,
     Application,
+    ClientSummary,
     Store,
     decode_application,
     encode_application,
+    is_id_prefix,
+    search_terms,
     version_files,
 )
 
@@ -35,6 +42,31 @@ CREATE TABLE IF NOT EXISTS clients (
     application TEXT NOT NULL
 );
 """
+
+#: The decision audit log: append-only (triggers refuse UPDATE and DELETE), one row a
+#: decision; the autoincrement id keeps the order of arrival.
+_DECISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id INTEGER NOT NULL,
+    decided_at TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('accept', 'refuse')),
+    comment TEXT NOT NULL,
+    advisor TEXT NOT NULL,
+    probability REAL NOT NULL,
+    threshold REAL NOT NULL,
+    model_version TEXT NOT NULL,
+    UNIQUE (client_id, decided_at)
+);
+CREATE TRIGGER IF NOT EXISTS decisions_are_never_updated BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_are_never_deleted BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+"""
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class LocalStore(Store):
@@ -121,6 +153,8 @@ class LocalStore(Store):
                 row = self._db.execute(
                     "SELECT application FROM clients WHERE client_id = ?", (client_id,)
                 ).fetchone()
+        except OverflowError as error:  # beyond SQLite's 64-bit integers: no such client
+            raise ClientNotFoundError(client_id) from error
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"local store: {error}") from error
         if row is None:
@@ -151,6 +185,87 @@ class LocalStore(Store):
         with self._lock:
             (count,) = self._db.execute("SELECT COUNT(*) FROM clients").fetchone()
         return int(count)
+
+    def list_clients(
+        self, limit: int, cursor: int | None = None, query: str | None = None
+    ) -> tuple[list[tuple[int, ClientSummary]], int | None]:
+        """Clients by increasing id after ``cursor``; the search runs in SQL.
+
+        Same rule as :func:`~creditscore_common.store.base.matches_search`: a word of digits
+        is an id prefix, another word a case-insensitive part of a search field (LIKE).
+        """
+        columns = ", ".join(f"json_extract(application, '$.{f}')" for f in SUMMARY_FIELDS)
+        where = ["client_id > ?"]
+        parameters: list[Any] = [-1 if cursor is None else int(cursor)]
+        for term in search_terms(query):
+            if is_id_prefix(term):
+                where.append("CAST(client_id AS TEXT) LIKE ? ESCAPE '\\'")
+                parameters.append(f"{term}%")
+            else:
+                fields = " OR ".join(
+                    f"json_extract(application, '$.{f}') LIKE ? ESCAPE '\\'" for f in SEARCH_FIELDS
+                )
+                where.append(f"({fields})")
+                parameters.extend([f"%{_like_escape(term)}%"] * len(SEARCH_FIELDS))
+        sql = (
+            f"SELECT client_id, {columns} FROM clients WHERE {' AND '.join(where)} "
+            "ORDER BY client_id LIMIT ?"
+        )
+        parameters.append(int(limit) + 1)  # one more tells whether a next page exists
+        try:
+            with self._lock:
+                rows = self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"local store: {error}") from error
+        page = [
+            (
+                int(row[0]),
+                {f: v for f, v in zip(SUMMARY_FIELDS, row[1:], strict=True) if v is not None},
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = page[-1][0] if len(rows) > limit else None
+        return page, next_cursor
+
+    # ---------------------------------------------------------------- decisions
+
+    def _decisions_ready(self) -> None:
+        """Create the decisions table on first use (stores made before it existed)."""
+        if getattr(self, "_has_decisions", False):
+            return
+        with self._lock:
+            self._db.executescript(_DECISIONS_SCHEMA)
+        self._has_decisions = True
+
+    def add_decision(self, record: Mapping[str, Any]) -> None:
+        """INSERT one decision (never UPDATE or DELETE); a duplicate key is refused."""
+        values = [record[f] for f in DECISION_FIELDS]
+        try:
+            self._decisions_ready()
+            with self._lock:
+                self._db.execute(
+                    f"INSERT INTO decisions ({', '.join(DECISION_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(DECISION_FIELDS))})",
+                    values,
+                )
+        except sqlite3.IntegrityError as error:
+            raise StoreUnavailableError(f"decision not recorded: {error}") from error
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"local store: {error}") from error
+
+    def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
+        """Decisions on a client in the order they were made."""
+        try:
+            self._decisions_ready()
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions WHERE client_id = ? "
+                    "ORDER BY decided_at, id",
+                    (int(client_id),),
+                ).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"local store: {error}") from error
+        return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
 
     def close(self) -> None:
         """Close the SQLite connection."""

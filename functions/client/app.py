@@ -1,0 +1,121 @@
+"""Client function: new clients, how they compare with reference clients, and decisions.
+
+Routes only; the logic lives in the shared package (layer) ``creditscore_common``:
+``compare`` (lists, descriptions, comparisons: aggregates only, never a reference client)
+and ``decisions`` (the append-only audit log). Every route requires authentication.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from mangum import Mangum
+
+from creditscore_common import compare, decisions
+from creditscore_common.api import (
+    AdvisorDep,
+    ModelsDep,
+    StoreDep,
+    create_app,
+    get_models,
+    warm_up,
+)
+from creditscore_common.logs import configure_logging
+from creditscore_common.settings import get_settings
+
+router = APIRouter(tags=["clients"])
+ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
+
+
+@router.get("/clients", response_model=compare.ClientPage)
+def list_clients(
+    _: AdvisorDep, store: StoreDep, query: Annotated[compare.ClientListQuery, Query()]
+) -> compare.ClientPage:
+    """A page of new clients, optionally searched (`q`); follow `next_cursor` for more."""
+    return compare.client_page(store, query)
+
+
+@router.get("/clients/{client_id}", response_model=compare.ClientDetails)
+def get_client(
+    _: AdvisorDep,
+    store: StoreDep,
+    query: Annotated[compare.ClientQuery, Query()],
+    client_id: int = ClientId,
+) -> compare.ClientDetails:
+    """What an advisor needs about a client: labelled fields in human units, by section."""
+    return compare.client_details(store, client_id, query)
+
+
+@router.get("/clients/{client_id}/comparison", response_model=compare.ComparisonResponse)
+def comparison(
+    _: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    query: Annotated[compare.ComparisonQuery, Query()],
+    client_id: int = ClientId,
+) -> compare.ComparisonResponse:
+    """The client's value, percentile and the group's histograms by class, per feature.
+
+    The group is every reference client, narrowed by any of `age_band`, `gender`,
+    `contract_type`, `income_type`, `education` (a level, or `same` for the client's own).
+    Counts of 1 to 4 are null; a group under 100 clients (or 20 of a class) is a 422.
+    """
+    return compare.client_comparison(store, models, client_id, query)
+
+
+@router.get("/clients/{client_id}/bivariate", response_model=compare.BivariateResponse)
+def bivariate(
+    _: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    query: Annotated[compare.BivariateQuery, Query()],
+    client_id: int = ClientId,
+) -> compare.BivariateResponse:
+    """Binned 2-D density of features `x` and `y` by class (same group filters), and the client."""
+    return compare.client_bivariate(store, models, client_id, query)
+
+
+@router.get("/clients/{client_id}/similar", response_model=compare.SimilarResponse)
+def similar(
+    _: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    query: Annotated[compare.SimilarQuery, Query()],
+    client_id: int = ClientId,
+) -> compare.SimilarResponse:
+    """Default rate and summary of the `k` (>= 20) most similar reference clients."""
+    return compare.client_similar(store, models, client_id, query)
+
+
+@router.post(
+    "/clients/{client_id}/decisions", response_model=decisions.DecisionRecord, status_code=201
+)
+def record_decision(
+    advisor: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    body: decisions.DecisionRequest,
+    client_id: int = ClientId,
+) -> decisions.DecisionRecord:
+    """Record the advisor's decision with the client's current score (append-only)."""
+    return decisions.record_decision(store, models, client_id, body, advisor)
+
+
+@router.get("/clients/{client_id}/decisions", response_model=decisions.DecisionList)
+def list_decisions(
+    _: AdvisorDep, store: StoreDep, client_id: int = ClientId
+) -> decisions.DecisionList:
+    """Every decision recorded on the client, oldest first."""
+    return decisions.client_decisions(store, client_id)
+
+
+configure_logging()
+app = create_app(
+    "Credit score — clients",
+    "New clients, comparisons with reference clients (aggregates only), decisions.",
+)
+app.include_router(router)
+handler = Mangum(app, lifespan="off")
+warm_up()  # the model, during Lambda's init phase
+compare.warm_up(lambda: get_models(get_settings()))  # and its reference profiles

@@ -1,0 +1,314 @@
+"""The decision audit log: append-only, every concurrent write kept, on both backends.
+
+The local store is driven through the API (TestClient) and through two store instances on
+the same folder (two processes); the aws store under moto, with its tables created from the
+Properties of template.yaml, through the API with the store and model swapped in.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+from fastapi.testclient import TestClient
+
+from creditscore_common import compare, decisions
+from creditscore_common.api import get_models, get_store, reset_caches
+from creditscore_common.decisions import DecisionRequest, new_decided_at
+from creditscore_common.errors import StoreUnavailableError
+from creditscore_common.service import ModelProvider
+from creditscore_common.store import Store
+from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from training.data import NEW_CLIENTS_FILE, load_applications
+from training.local_server import load_function
+from training.publish import publish
+
+if TYPE_CHECKING:
+    from training.train import TrainingResult
+
+pytestmark = pytest.mark.xdist_group("trained_model")
+
+TOKEN = "test-token-decisions"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ROOT = Path(__file__).resolve().parents[2]
+N_CONCURRENT = 20
+DECIDED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#[0-9a-f]{32}$")
+REGION = "eu-west-3"
+
+
+@pytest.fixture(scope="module")
+def client_ids(small_data_dir: Path) -> list[int]:
+    table = load_applications(small_data_dir / NEW_CLIENTS_FILE, with_target=False)
+    return [int(i) for i in table.ids[:50]]
+
+
+@pytest.fixture(scope="module")
+def store_dir(
+    trained_model: TrainingResult, small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    folder = tmp_path_factory.mktemp("decisions_store")
+    store = LocalStore(folder, create=True)
+    publish(trained_model.version_dir, small_data_dir, store, progress=False)
+    store.close()
+    return folder
+
+
+@pytest.fixture
+def client_function(monkeypatch: pytest.MonkeyPatch, store_dir: Path) -> Iterator[ModuleType]:
+    monkeypatch.setenv("STORE_BACKEND", "local")
+    monkeypatch.setenv("LOCAL_STORE_PATH", str(store_dir))
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("AUTH_MODE", "token")
+    reset_caches()
+    compare.clear_cache()
+    module = load_function("client")
+    assert module is not None
+    yield module
+    module.app.dependency_overrides.clear()
+    reset_caches()
+
+
+def post_concurrently(app: Any, client_id: int, n: int = N_CONCURRENT) -> list[dict[str, Any]]:
+    """``n`` POSTs released at once from ``n`` threads (one TestClient each)."""
+    barrier = threading.Barrier(n)
+    answers: list[Any] = [None] * n
+
+    def post(i: int) -> None:
+        api = TestClient(app)
+        barrier.wait()
+        answers[i] = api.post(
+            f"/clients/{client_id}/decisions",
+            json={"decision": "refuse" if i % 2 else "accept", "comment": f"advisor note {i}"},
+            headers=AUTH,
+        )
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [201] * n, [a.text for a in answers]
+    return [a.json() for a in answers]
+
+
+def check_log(listed: list[dict[str, Any]], posted: list[dict[str, Any]], client_id: int) -> None:
+    """Exactly the posted records, none changed, oldest first."""
+    assert len(listed) == len(posted)
+    assert sorted(map(repr, listed)) == sorted(map(repr, posted))
+    assert len({r["decided_at"] for r in listed}) == len(listed)
+    assert [r["decided_at"] for r in listed] == sorted(r["decided_at"] for r in listed)
+    assert {r["comment"] for r in listed} == {f"advisor note {i}" for i in range(len(posted))}
+    for record in listed:
+        assert record["client_id"] == client_id
+        assert DECIDED_AT.match(record["decided_at"])
+        assert 0 <= record["probability"] <= 1 and 0 < record["threshold"] < 1
+
+
+# --------------------------------------------------------------------------- local store
+
+
+def test_concurrent_posts_are_all_kept_locally(
+    client_function: ModuleType, client_ids: list[int]
+) -> None:
+    client_id = client_ids[0]
+    posted = post_concurrently(client_function.app, client_id)
+    listed = TestClient(client_function.app).get(f"/clients/{client_id}/decisions", headers=AUTH)
+    assert listed.status_code == 200
+    check_log(listed.json()["decisions"], posted, client_id)
+    assert {r["advisor"] for r in posted} == {"local-advisor"}  # from the token, not the body
+
+
+def test_two_processes_writing_at_once_keep_every_decision(
+    client_function: ModuleType, store_dir: Path, client_ids: list[int]
+) -> None:
+    # Two store instances = two SQLite connections, as two server processes would hold.
+    stores = [LocalStore(store_dir), LocalStore(store_dir)]
+    models = [ModelProvider(store) for store in stores]
+    client_id = client_ids[1]
+    barrier = threading.Barrier(N_CONCURRENT)
+    records: list[Any] = [None] * N_CONCURRENT
+
+    def decide(i: int) -> None:
+        request = DecisionRequest(decision="accept", comment=f"advisor note {i}")
+        barrier.wait()
+        records[i] = decisions.record_decision(
+            stores[i % 2], models[i % 2], client_id, request, f"advisor-{i}"
+        ).model_dump()
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(N_CONCURRENT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    check_log(stores[0].list_decisions(client_id), records, client_id)
+    for store in stores:
+        store.close()
+
+
+def test_the_local_log_is_append_only(store_dir: Path, client_ids: list[int]) -> None:
+    store = LocalStore(store_dir)
+    record = {
+        "client_id": client_ids[2],
+        "decided_at": new_decided_at(),
+        "decision": "accept",
+        "comment": "first",
+        "advisor": "a",
+        "probability": 0.1,
+        "threshold": 0.5,
+        "model_version": "v",
+    }
+    store.add_decision(record)
+    with pytest.raises(StoreUnavailableError):
+        store.add_decision({**record, "comment": "an overwrite attempt"})
+    database = sqlite3.connect(store_dir / DATABASE_FILE)
+    for statement in ("UPDATE decisions SET comment = 'changed'", "DELETE FROM decisions"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            database.execute(statement)
+    database.close()
+    assert [r["comment"] for r in store.list_decisions(client_ids[2])] == ["first"]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"decision": "maybe"},
+        {"decision": "accept", "comment": "x" * 1001},
+        {"decision": "accept", "advisor": "someone-else"},
+        {"comment": "no decision"},
+    ],
+)
+def test_invalid_bodies_are_422(
+    client_function: ModuleType, client_ids: list[int], body: dict[str, Any]
+) -> None:
+    answer = TestClient(client_function.app).post(
+        f"/clients/{client_ids[3]}/decisions", json=body, headers=AUTH
+    )
+    assert answer.status_code == 422, answer.text
+
+
+def test_decisions_of_an_unknown_client_are_404(client_function: ModuleType) -> None:
+    api = TestClient(client_function.app)
+    assert (
+        api.post("/clients/1/decisions", json={"decision": "accept"}, headers=AUTH).status_code
+        == 404
+    )
+    assert api.get("/clients/1/decisions", headers=AUTH).status_code == 404
+
+
+def test_a_long_comment_is_kept_whole(client_function: ModuleType, client_ids: list[int]) -> None:
+    api = TestClient(client_function.app)
+    comment = "é" * 1000
+    posted = api.post(
+        f"/clients/{client_ids[4]}/decisions",
+        json={"decision": "refuse", "comment": comment},
+        headers=AUTH,
+    )
+    assert posted.status_code == 201
+    listed = api.get(f"/clients/{client_ids[4]}/decisions", headers=AUTH).json()["decisions"]
+    assert listed == [posted.json()] and listed[0]["comment"] == comment
+
+
+# --------------------------------------------------------------------------- aws (moto)
+
+
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """SafeLoader that reads CloudFormation tags (!Ref, !GetAtt, !Sub...) as plain data."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node)}
+    assert isinstance(node, yaml.MappingNode)
+    return {suffix: loader.construct_mapping(node)}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+def create_table_from_template(dynamodb: Any, resource: str, name: str) -> None:
+    """Create a table with the key schema and billing mode template.yaml declares."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+    properties = template["Resources"][resource]["Properties"]
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        BillingMode=properties["BillingMode"],
+    )
+
+
+@pytest.fixture
+def aws_store(
+    monkeypatch: pytest.MonkeyPatch,
+    trained_model: TrainingResult,
+    small_data_dir: Path,
+    tmp_path: Path,
+) -> Iterator[Store]:
+    import boto3
+    from moto import mock_aws
+
+    from creditscore_common.store.aws import AwsStore
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        create_table_from_template(dynamodb, "ClientsTable", "clients")
+        create_table_from_template(dynamodb, "DecisionsTable", "decisions")
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket="models", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        store = AwsStore(
+            bucket="models",
+            clients_table="clients",
+            region=REGION,
+            cache_dir=tmp_path / "cache",
+            decisions_table="decisions",
+        )
+        publish(trained_model.version_dir, small_data_dir, store, progress=False)
+        yield store
+
+
+def test_concurrent_posts_are_all_kept_on_dynamodb(
+    client_function: ModuleType, aws_store: Store, client_ids: list[int]
+) -> None:
+    models = ModelProvider(aws_store)
+    overrides: dict[Callable[..., Any], Callable[..., Any]] = {
+        get_store: lambda: aws_store,
+        get_models: lambda: models,
+    }
+    client_function.app.dependency_overrides.update(overrides)
+    client_id = client_ids[5]
+    posted = post_concurrently(client_function.app, client_id)
+    listed = TestClient(client_function.app).get(f"/clients/{client_id}/decisions", headers=AUTH)
+    assert listed.status_code == 200
+    check_log(listed.json()["decisions"], posted, client_id)
+    assert aws_store.list_decisions(client_ids[6]) == []
+
+
+def test_dynamodb_refuses_an_overwrite(aws_store: Store, client_ids: list[int]) -> None:
+    record = {
+        "client_id": client_ids[7],
+        "decided_at": new_decided_at(),
+        "decision": "refuse",
+        "comment": "first",
+        "advisor": "a",
+        "probability": 1e-05,
+        "threshold": 0.1234567890123,
+        "model_version": "v",
+    }
+    aws_store.add_decision(record)
+    with pytest.raises(StoreUnavailableError, match="ConditionalCheckFailed"):
+        aws_store.add_decision({**record, "comment": "an overwrite attempt"})
+    assert aws_store.list_decisions(client_ids[7]) == [record]  # exact numbers back
