@@ -43,7 +43,7 @@ from training.export import (
     publish_version,
     to_onnx,
 )
-from training.modelling import FoldPlan, cross_validate_dummy
+from training.modelling import FoldPlan, cross_validate_dummy, float32_thresholds
 from training.stats import MIN_BIN_COUNT, PERCENTILES
 from training.train import TrainingResult
 
@@ -213,7 +213,13 @@ def test_export_keeps_the_decision_at_a_split_between_adjacent_float32_values() 
     probe = np.array([[lower, 0.5], [upper, 0.5]], dtype=np.float32)
     native = booster.predict(probe)
     assert native[1] > native[0]
-    assert check_parity(booster, to_onnx(booster, 2).SerializeToString(), probe) <= PARITY_TOLERANCE
+    # As exported without the fix, the tree sends the upper value the wrong way.
+    with pytest.raises(ExportParityError):
+        check_parity(booster, to_onnx(booster, 2).SerializeToString(), probe)
+    # Training lowers the thresholds before export: same predictions, and parity holds.
+    fixed = float32_thresholds(booster)
+    assert np.array_equal(fixed.predict(probe), native)
+    assert check_parity(fixed, to_onnx(fixed, 2).SerializeToString(), probe) <= PARITY_TOLERANCE
 
 
 @slow

@@ -222,13 +222,16 @@ class TestAwsStore(StoreContract):
         record = {"AMT_CREDIT": 406597.5, "AMT_INCOME_TOTAL": 202500.0, "DAYS_BIRTH": -9461.0}
         assert from_s3.score_record(record) == original.score_record(record)
 
-    def test_activate_unknown_version_cannot_be_served(self, store: AwsStore) -> None:
-        """AwsStore.activate does not check that the version exists; serving it must fail
-        with a domain error (a 503 from the API), not a raw botocore NoSuchKey (a 500)."""
-        store.activate("no-such-version")
-        assert store.active_version() == "no-such-version"
+    def test_activate_unknown_version_is_refused(self, store: AwsStore) -> None:
+        before = store.active_version()
+        with pytest.raises(ValueError, match="not in the store"):
+            store.activate("no-such-version")
+        assert store.active_version() == before
+
+    def test_missing_version_files_are_a_domain_error(self, store: AwsStore) -> None:
+        """A version absent from the bucket is a 503 from the API, not a raw NoSuchKey (500)."""
         with pytest.raises(CreditScoreError):
-            store.model_dir(store.active_version() or "")
+            store.model_dir("no-such-version")
 
     def test_get_client_uses_template_key_schema(self, store: AwsStore) -> None:
         store.put_clients([(100002, {"AMT_CREDIT": 1.0})])
