@@ -18,7 +18,7 @@ from creditscore_common.api import (
     ModelsDep,
     StoreDep,
     create_app,
-    get_models,
+    models_for,
     warm_up,
 )
 from creditscore_common.logs import configure_logging
@@ -118,4 +118,4 @@ app = create_app(
 app.include_router(router)
 handler = Mangum(app, lifespan="off")
 warm_up()  # the model, during Lambda's init phase
-compare.warm_up(lambda: get_models(get_settings()))  # and its reference profiles
+compare.warm_up(lambda: models_for(get_settings()))  # and its reference profiles

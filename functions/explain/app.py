@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
 from creditscore_common import explain
-from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, get_models
+from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, models_for
 from creditscore_common.labels import DEFAULT_LANG, Lang
 from creditscore_common.logs import configure_logging
 from creditscore_common.schemas import ScoreRequest
@@ -74,4 +74,4 @@ app = create_app("Credit score — explain", "Local and global explanations, mod
 app.include_router(router)
 handler = Mangum(app, lifespan="off")
 # Model and TreeSHAP booster loaded during Lambda's init phase, not on the first request.
-explain.warm_up(lambda: get_models(get_settings()))
+explain.warm_up(lambda: models_for(get_settings()))

@@ -53,13 +53,30 @@ def _models(settings: Settings) -> ModelProvider:
     return ModelProvider(_store(settings), settings.model_refresh_seconds)
 
 
-def get_store(settings: Annotated[Settings, Depends(get_settings)]) -> Store:
-    """The store of this process (opened once)."""
+def store_for(settings: Settings) -> Store:
+    """The store of this process for these settings (opened once)."""
     return _store(settings)
 
 
-def get_models(settings: Annotated[Settings, Depends(get_settings)]) -> ModelProvider:
+def models_for(settings: Settings) -> ModelProvider:
     """The model provider of this process (one loaded model per container)."""
+    return _models(settings)
+
+
+# The dependencies are `async def`: FastAPI runs a sync dependency in a worker thread, a hop
+# that costs more than the work they do (a cached lookup).
+async def current_settings() -> Settings:
+    """The settings of this process (dependency)."""
+    return get_settings()
+
+
+async def get_store(settings: Annotated[Settings, Depends(current_settings)]) -> Store:
+    """The store of this process (dependency; tests override it)."""
+    return _store(settings)
+
+
+async def get_models(settings: Annotated[Settings, Depends(current_settings)]) -> ModelProvider:
+    """The model provider of this process (dependency; tests override it)."""
     return _models(settings)
 
 
@@ -73,9 +90,9 @@ def reset_caches() -> None:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_auth(
+async def require_auth(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(current_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """The caller's identity, or 401.

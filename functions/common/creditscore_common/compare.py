@@ -20,7 +20,8 @@ Privacy rules, applied to every answer (the reference clients are real people):
   :data:`MIN_CLASS_SIZE` of each class, or the answer is a 422 ``group_too_small`` that does
   not say how small it is.
 * ``similar`` needs ``k >= 20``; medians are rounded to 3 significant digits so that they
-  never echo one client's exact value; category shares resting on 1-4 clients are ``null``.
+  describe a neighbourhood rather than repeat one client's exact figure; category shares
+  resting on 1-4 clients are ``null``.
 * No answer carries an id (SK_ID_CURR), a row or a per-client array.
 """
 
