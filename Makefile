@@ -17,6 +17,7 @@ API_PORT ?= 8000
 # make demo: data large enough to be meaningful, trained in a few minutes on 2 cores.
 DEMO_N_TRAIN ?= 100000
 DEMO_N_NEW ?= 48744
+DEMO_TRIALS ?= 4
 SEED ?= 42
 # LightGBM's OpenMP threads spin while idle by default; with two pytest workers on two cores
 # they starve each other (minutes instead of seconds). Passive waiting costs nothing here.
@@ -48,7 +49,7 @@ build: $(SAM_STAMP)  ## sam validate --lint + sam build (no Docker needed)
 
 demo: install  ## generate data, train, publish to the local store, start the API
 	$(BIN)/creditscore generate --out $(DATA) --n-train $(DEMO_N_TRAIN) --n-new $(DEMO_N_NEW) --seed $(SEED)
-	$(BIN)/creditscore train --data $(DATA) --out $(ARTIFACTS)
+	$(BIN)/creditscore train --data $(DATA) --out $(ARTIFACTS) --trials $(DEMO_TRIALS)
 	$(BIN)/creditscore publish --model $(ARTIFACTS)/latest --data $(DATA) --store local:$(STORE)
 	@$(MAKE) --no-print-directory env
 	$(BIN)/creditscore serve --store local:$(STORE) --host 127.0.0.1 --port $(API_PORT)

@@ -166,12 +166,12 @@ class FeatureSpec:
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_float(values: Any, n_rows: int) -> FloatArray:
+def as_float(values: Any, n_rows: int) -> FloatArray:
     """Numbers as float64 with NaN for missing (None, NaN or an absent column)."""
     if values is None:
         return np.full(n_rows, np.nan)
     array = np.asarray(values)
-    if array.dtype == object:
+    if array.dtype.kind in "OUS":
         array = np.array([_number_or_nan(v) for v in array.ravel()], dtype=np.float64)
     return np.asarray(array, dtype=np.float64).reshape(n_rows)
 
@@ -190,7 +190,7 @@ def _one_value(value: Any) -> npt.NDArray[Any]:
     return array
 
 
-def _safe_ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+def safe_ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """Numerator / denominator, missing where the denominator is zero or missing."""
     out = np.full(numerator.shape, np.nan)
     ok = np.isfinite(denominator) & (denominator != 0)
@@ -214,7 +214,8 @@ def _level_features(column: str, levels: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _n_rows(columns: RawColumns) -> int:
+def count_rows(columns: RawColumns) -> int:
+    """Number of rows of raw columns (the length of the first one; 0 for none)."""
     for values in columns.values():
         return int(np.size(values))
     return 0
@@ -227,7 +228,7 @@ def _numeric_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> Float
     """Raw numeric, anomaly flag and domain features, before clipping, in model order."""
 
     def raw(name: str) -> FloatArray:
-        return _as_float(columns.get(name), n_rows)
+        return as_float(columns.get(name), n_rows)
 
     days_employed = raw("DAYS_EMPLOYED")
     anomaly = days_employed == DAYS_EMPLOYED_ANOMALY
@@ -245,7 +246,7 @@ def _numeric_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> Float
     out[:, col] = anomaly.astype(np.float64)
     col += 1
     for numerator, denominator in RATIO_FEATURES.values():
-        out[:, col] = _safe_ratio(value(numerator), value(denominator))
+        out[:, col] = safe_ratio(value(numerator), value(denominator))
         col += 1
 
     ext = np.column_stack([raw(name) for name in EXT_SOURCES])
@@ -253,7 +254,7 @@ def _numeric_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> Float
     n_known = known.sum(axis=1)
     has_any = n_known > 0
     filled_sum = np.where(known, ext, 0.0).sum(axis=1)
-    out[:, col] = _safe_ratio(filled_sum, n_known.astype(np.float64))
+    out[:, col] = safe_ratio(filled_sum, n_known.astype(np.float64))
     out[:, col + 1] = np.where(has_any, np.where(known, ext, np.inf).min(axis=1), np.nan)
     out[:, col + 2] = np.where(has_any, np.where(known, ext, -np.inf).max(axis=1), np.nan)
     out[:, col + 3] = np.where(has_any, np.where(known, ext, 1.0).prod(axis=1), np.nan)
@@ -291,7 +292,7 @@ def transform_batch(
     prediction and the functions all see the very same numbers.
     """
     if n_rows is None:
-        n_rows = _n_rows(columns)
+        n_rows = count_rows(columns)
     numeric = _numeric_block(spec, columns, n_rows)
     lower, upper = spec._clip_bounds
     np.clip(numeric, lower, upper, out=numeric)  # NaN stays NaN: missing is not an outlier
@@ -376,7 +377,7 @@ def fit_feature_spec(
             numeric_columns.append(name)
 
     unclipped = FeatureSpec(tuple(numeric_columns), tuple(one_hot), dropped, {})
-    n_rows = _n_rows(columns)
+    n_rows = count_rows(columns)
     numeric = _numeric_block(unclipped, columns, n_rows)
     clip_limits: dict[str, tuple[float, float]] = {}
     for j, name in enumerate(unclipped.numeric_features):

@@ -25,7 +25,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from creditscore_common.features import RATIO_FEATURES, RawColumns
+from creditscore_common.features import (
+    RATIO_FEATURES,
+    RawColumns,
+    as_float,
+    count_rows,
+    safe_ratio,
+)
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY
 
 FloatArray = npt.NDArray[np.float64]
@@ -177,24 +183,6 @@ GROUPS_BY_NAME: dict[str, GroupDimension] = {g.name: g for g in GROUP_DIMENSIONS
 # --------------------------------------------------------------------------- computing
 
 
-def _numbers(values: Any, n_rows: int) -> FloatArray:
-    """Numbers as float64, NaN for missing (None, NaN, text or an absent column)."""
-    if values is None:
-        return np.full(n_rows, np.nan)
-    array = np.asarray(values)
-    if array.dtype == object or array.dtype.kind in "US":
-        array = np.array(
-            [
-                float(v)
-                if isinstance(v, int | float | np.number) and not isinstance(v, bool)
-                else np.nan
-                for v in array.ravel()
-            ],
-            dtype=np.float64,
-        )
-    return np.asarray(array, dtype=np.float64).reshape(n_rows)
-
-
 def _texts(values: Any, n_rows: int) -> npt.NDArray[np.object_]:
     """Category values as an object array (None for missing)."""
     if values is None:
@@ -202,23 +190,9 @@ def _texts(values: Any, n_rows: int) -> npt.NDArray[np.object_]:
     return np.asarray(values, dtype=object).reshape(n_rows)
 
 
-def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """Numerator / denominator, NaN where the denominator is zero or missing."""
-    out = np.full(numerator.shape, np.nan)
-    ok = np.isfinite(denominator) & (denominator != 0)
-    np.divide(numerator, denominator, out=out, where=ok)
-    return out
-
-
-def _n_rows(columns: RawColumns) -> int:
-    for values in columns.values():
-        return int(np.size(values))
-    return 0
-
-
 def _feature_values(columns: RawColumns, n_rows: int) -> dict[str, FloatArray]:
     def raw(name: str) -> FloatArray:
-        return _numbers(columns.get(name), n_rows)
+        return as_float(columns.get(name), n_rows)
 
     days_employed = raw("DAYS_EMPLOYED")
     days_employed[days_employed == DAYS_EMPLOYED_ANOMALY] = np.nan  # no employment
@@ -235,12 +209,12 @@ def _feature_values(columns: RawColumns, n_rows: int) -> dict[str, FloatArray]:
         "CREDIT_GOODS_RATIO",
     ):
         numerator, denominator = RATIO_FEATURES[name]
-        values[name] = _ratio(raw(numerator), raw(denominator))
+        values[name] = safe_ratio(raw(numerator), raw(denominator))
     numerator, denominator = RATIO_FEATURES["INCOME_PER_FAMILY_MEMBER"]
-    values["INCOME_PER_FAMILY_MEMBER"] = _ratio(raw(numerator), raw(denominator))
+    values["INCOME_PER_FAMILY_MEMBER"] = safe_ratio(raw(numerator), raw(denominator))
     ext = np.column_stack([raw(f"EXT_SOURCE_{i}") for i in (1, 2, 3)])
     known = np.isfinite(ext)
-    values["EXT_SOURCE_MEAN"] = _ratio(
+    values["EXT_SOURCE_MEAN"] = safe_ratio(
         np.where(known, ext, 0.0).sum(axis=1), known.sum(axis=1).astype(np.float64)
     )
     for feature in COMPARISON_FEATURES:
@@ -256,7 +230,7 @@ def profile_columns(columns: RawColumns, n_rows: int | None = None) -> npt.NDArr
     what the advisor reads (an income of 2,000,000 stays 2,000,000). ``n_rows`` is only
     needed when ``columns`` is empty.
     """
-    n_rows = _n_rows(columns) if n_rows is None else n_rows
+    n_rows = count_rows(columns) if n_rows is None else n_rows
     values = _feature_values(columns, n_rows)
     matrix = np.column_stack([values[name] for name in FEATURE_NAMES]) if n_rows else None
     if matrix is None:
@@ -269,11 +243,11 @@ def profile_columns(columns: RawColumns, n_rows: int | None = None) -> npt.NDArr
 
 def group_codes(columns: RawColumns, n_rows: int | None = None) -> npt.NDArray[np.int8]:
     """Group codes of a batch: int8, shape (n, dimensions); -1 where unknown."""
-    n_rows = _n_rows(columns) if n_rows is None else n_rows
+    n_rows = count_rows(columns) if n_rows is None else n_rows
     out = np.full((n_rows, len(GROUP_DIMENSIONS)), UNKNOWN_GROUP, dtype=np.int8)
     for j, dimension in enumerate(GROUP_DIMENSIONS):
         if dimension.edges:
-            age = -_numbers(columns.get(dimension.column), n_rows) / DAYS_PER_YEAR
+            age = -as_float(columns.get(dimension.column), n_rows) / DAYS_PER_YEAR
             band = np.searchsorted(np.asarray(dimension.edges), age, side="right")
             out[:, j] = np.where(np.isfinite(age), band, UNKNOWN_GROUP)
             continue

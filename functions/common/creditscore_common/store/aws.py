@@ -155,12 +155,10 @@ class AwsStore(Store):
             raise ModelUnavailableError(f"model {version}: {name} is not in the bucket") from error
         destination.write_bytes(answer["Body"].read())
 
-    def put_model_version(self, folder: Path) -> tuple[str, bool]:
-        """Upload a version's files; skipped if its metadata.json is already there."""
+    def _has_version(self, version: str) -> bool:
+        """Whether the version's metadata.json, written last by an upload, is in the bucket."""
         from botocore.exceptions import ClientError
 
-        metadata = json.loads((folder / METADATA_FILE).read_text())
-        version = str(metadata["model_version"])
         try:
             self._call(
                 "checking the model version",
@@ -168,9 +166,16 @@ class AwsStore(Store):
                 Bucket=self.bucket,
                 Key=self._key(version, METADATA_FILE),
             )
-            return version, False
         except ClientError:
-            pass
+            return False
+        return True
+
+    def put_model_version(self, folder: Path) -> tuple[str, bool]:
+        """Upload a version's files; skipped if its metadata.json is already there."""
+        metadata = json.loads((folder / METADATA_FILE).read_text())
+        version = str(metadata["model_version"])
+        if self._has_version(version):
+            return version, False
         # metadata.json last: its presence marks a complete upload.
         for name in [*version_files(folder)[1:], METADATA_FILE]:
             self._call(
@@ -184,19 +189,10 @@ class AwsStore(Store):
 
     def activate(self, version: str) -> bool:
         """Replace ``models/active`` with one PUT (atomic for readers)."""
-        from botocore.exceptions import ClientError
-
         if self.active_version() == version:
             return False
-        try:
-            self._call(
-                "checking the model version",
-                self.s3.head_object,
-                Bucket=self.bucket,
-                Key=self._key(version, METADATA_FILE),
-            )
-        except ClientError as error:
-            raise ValueError(f"model version {version} is not in the store") from error
+        if not self._has_version(version):
+            raise ValueError(f"model version {version} is not in the store")
         self._call(
             "writing the active model pointer",
             self.s3.put_object,
