@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-import yaml  # type: ignore[import-untyped]
+from cloudformation import create_table_from_template, load_template
 from fastapi.testclient import TestClient
 
 from creditscore_common import compare
@@ -317,7 +317,7 @@ def test_openapi_documents_the_filters(client_function: ModuleType) -> None:
 
 
 def test_every_route_has_a_sample_event() -> None:
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+    template = load_template()
     routes = {
         f"{e['Properties']['Method']} {e['Properties']['Path']}"
         for e in template["Resources"]["ClientFunction"]["Properties"]["Events"].values()
@@ -389,34 +389,6 @@ def test_warm_latency_through_mangum(
 
 
 # --------------------------------------------------------------------------- DynamoDB (moto)
-
-
-class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader that reads CloudFormation tags (!Ref, !GetAtt, !Sub...) as plain data."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node)}
-    assert isinstance(node, yaml.MappingNode)
-    return {suffix: loader.construct_mapping(node)}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _tag)
-
-
-def create_table_from_template(dynamodb: Any, resource: str, name: str) -> None:
-    """Create a table with the key schema and billing mode template.yaml declares."""
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
-    properties = template["Resources"][resource]["Properties"]
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        KeySchema=properties["KeySchema"],
-        BillingMode=properties["BillingMode"],
-    )
 
 
 def test_dynamodb_cursor_and_search(

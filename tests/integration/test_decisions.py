@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+from cloudformation import create_table_from_template
 from fastapi.testclient import TestClient
 
 from creditscore_common import compare, decisions
@@ -217,34 +217,6 @@ def test_a_long_comment_is_kept_whole(client_function: ModuleType, client_ids: l
 
 
 # --------------------------------------------------------------------------- aws (moto)
-
-
-class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader that reads CloudFormation tags (!Ref, !GetAtt, !Sub...) as plain data."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node)}
-    assert isinstance(node, yaml.MappingNode)
-    return {suffix: loader.construct_mapping(node)}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _tag)
-
-
-def create_table_from_template(dynamodb: Any, resource: str, name: str) -> None:
-    """Create a table with the key schema and billing mode template.yaml declares."""
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
-    properties = template["Resources"][resource]["Properties"]
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        KeySchema=properties["KeySchema"],
-        BillingMode=properties["BillingMode"],
-    )
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
+from cloudformation import load_template
 
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
@@ -47,26 +47,9 @@ SETTINGS_ENV = (
 )
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation tags (!Ref, !GetAtt, !Sub, ...)."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"!{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def template_routes() -> dict[str, tuple[str, bool]]:
     """'METHOD /path' -> (function folder name, whether the route is open) from template.yaml."""
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=CfnLoader)
+    template = load_template()
     routes: dict[str, tuple[str, bool]] = {}
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from cloudformation import load_template
 
 from creditscore_common.settings import Settings
 
@@ -39,26 +39,9 @@ BASE_STORE = COMMON / "creditscore_common" / "store" / "base.py"
 BOTO3_CLIENTS = {"s3": "s3", "dynamodb": "dynamodb"}  # AwsStore attribute -> IAM prefix
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation tags (!Ref, !GetAtt, !Sub, ...)."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"!{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    loaded: dict[str, Any] = load_template()
     return loaded
 
 
@@ -300,7 +283,7 @@ def _function_dir(resource_name: str) -> Path:
 
 
 def _template_function_names() -> list[str]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    loaded: dict[str, Any] = load_template()
     return sorted(_functions(loaded))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
+from cloudformation import load_template
 from moto import mock_aws
 from test_store_local import PRESENT, StoreContract, make_fake_version
 
@@ -36,25 +36,8 @@ DECISIONS_TABLE = "creditscore-decisions-test"
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation tags (!Ref, !GetAtt, !Sub, ...)."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"!{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def template_resources() -> dict[str, Any]:
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=CfnLoader)
+    template = load_template()
     resources: dict[str, Any] = template["Resources"]
     return resources
 
