@@ -158,3 +158,23 @@ def trained_model(_trained_run: tuple[TrainingResult, str]) -> TrainingResult:
 def training_tracking_uri(_trained_run: tuple[TrainingResult, str]) -> str:
     """The MLflow store the ``trained_model`` run was logged to."""
     return _trained_run[1]
+
+
+@pytest.fixture(scope="session")
+def publish_local(trained_model: TrainingResult, small_data_dir: Path) -> Callable[[Path], Path]:
+    """Publish ``trained_model`` and the new clients into a local store at a given root.
+
+    A factory, not a shared store: each module gets its own store and may write to it.
+    """
+    from creditscore_common.store.local import LocalStore
+    from training.publish import publish
+
+    def to(root: Path) -> Path:
+        store = LocalStore(root, create=True)
+        try:
+            publish(trained_model.version_dir, small_data_dir, store, progress=False)
+        finally:
+            store.close()
+        return root
+
+    return to

@@ -13,7 +13,7 @@ import copy
 import json
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,10 +29,8 @@ from creditscore_common.api import reset_caches
 from creditscore_common.features import FeatureSpec, transform_record
 from creditscore_common.model import MODEL_FILE
 from creditscore_common.store.base import MODELS_PREFIX
-from creditscore_common.store.local import LocalStore
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
 from training.local_server import build_app, load_function
-from training.publish import publish
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -71,16 +69,10 @@ ITEM_FIELDS = {
 
 @pytest.fixture(scope="module")
 def published(
-    trained_model: TrainingResult, small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    publish_local: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A local store with the trained version (active) and the new clients. Read-only."""
-    root = tmp_path_factory.mktemp("explain_api") / "store"
-    store = LocalStore(root, create=True)
-    try:
-        publish(trained_model.version_dir, small_data_dir, store, progress=False)
-    finally:
-        store.close()
-    return root
+    return publish_local(tmp_path_factory.mktemp("explain_api") / "store")
 
 
 @pytest.fixture(scope="module")

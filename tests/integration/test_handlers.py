@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -22,11 +23,10 @@ from cloudformation import load_template
 
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
-from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from creditscore_common.store.local import DATABASE_FILE
 from training.cli import main
 from training.data import NEW_CLIENTS_FILE, load_applications
 from training.local_server import load_function
-from training.publish import publish
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -108,15 +108,9 @@ def json_body(response: dict[str, Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def published(
-    trained_model: TrainingResult, small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    publish_local: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    root = tmp_path_factory.mktemp("handlers") / "store"
-    store = LocalStore(root, create=True)
-    try:
-        publish(trained_model.version_dir, small_data_dir, store, progress=False)
-    finally:
-        store.close()
-    return root
+    return publish_local(tmp_path_factory.mktemp("handlers") / "store")
 
 
 @pytest.fixture(scope="module")

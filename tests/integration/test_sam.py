@@ -19,14 +19,13 @@ import shutil
 import struct
 import subprocess
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from creditscore_common.store.local import LocalStore
-from training.publish import publish
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.slow
@@ -336,15 +335,9 @@ RUNNER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def lambda_store(
-    trained_model: TrainingResult, small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    publish_local: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    root = tmp_path_factory.mktemp("sam_store") / "store"
-    store = LocalStore(root, create=True)
-    try:
-        publish(trained_model.version_dir, small_data_dir, store, progress=False)
-    finally:
-        store.close()
-    return root
+    return publish_local(tmp_path_factory.mktemp("sam_store") / "store")
 
 
 def run_built(
