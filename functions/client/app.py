@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
-from creditscore_common import compare, decisions
+from creditscore_common import applications, compare, decisions
 from creditscore_common.api import (
     AdvisorDep,
     ModelsDep,
@@ -45,6 +45,22 @@ def get_client(
 ) -> compare.ClientDetails:
     """What an advisor needs about a client: labelled fields in human units, by section."""
     return compare.client_details(store, client_id, query)
+
+
+@router.get("/clients/{client_id}/application", response_model=applications.ApplicationResponse)
+def get_application(
+    _: AdvisorDep, store: StoreDep, client_id: int = ClientId
+) -> applications.ApplicationResponse:
+    """The client's raw application, to edit and send to POST /score ("what if")."""
+    return applications.client_application(store, client_id)
+
+
+@router.get("/inputs", response_model=applications.InputsResponse)
+def inputs(
+    _: AdvisorDep, query: Annotated[compare.ClientQuery, Query()]
+) -> applications.InputsResponse:
+    """Every application field: label, kind, allowed levels and bounds (to build a form)."""
+    return applications.input_fields(query.lang)
 
 
 @router.get("/clients/{client_id}/comparison", response_model=compare.ComparisonResponse)

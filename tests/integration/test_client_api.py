@@ -42,6 +42,7 @@ TARGET_P50_MS = {"client_comparison": 20.0, "client_list": 20.0}
 
 CLIENT_ROUTES = (
     "",
+    "/application",
     "/comparison",
     "/bivariate?x=AGE_YEARS&y=EXT_SOURCE_2",
     "/similar",
@@ -303,6 +304,38 @@ def test_bivariate_and_similar(api: TestClient, new_clients: ApplicationTable) -
     assert "SK_ID_CURR" not in similar.text and "client_ids" not in similar.text
 
 
+def test_the_application_is_the_clients_own_and_scores_the_same(
+    api: TestClient, new_clients: ApplicationTable
+) -> None:
+    client_id = int(new_clients.ids[5])
+    answer = api.get(f"/clients/{client_id}/application", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["client_id"] == client_id
+    application = body["application"]
+    assert "SK_ID_CURR" not in application and "TARGET" not in application
+    row = new_clients.record(5)
+    assert application == {k: v for k, v in row.items() if k != "SK_ID_CURR" and v is not None}
+
+
+def test_the_form_describes_every_field(api: TestClient) -> None:
+    for lang, gender_text in (("fr", "femme"), ("en", "female")):
+        answer = api.get(f"/inputs?lang={lang}", headers=AUTH)
+        assert answer.status_code == 200, answer.text
+        fields = {f["name"]: f for f in answer.json()["fields"]}
+        assert len(fields) == 120 and "TARGET" not in fields and "SK_ID_CURR" not in fields
+        gender = fields["CODE_GENDER"]
+        assert gender["kind"] == "category"
+        assert {level["value"] for level in gender["levels"]} >= {"F", "M"}
+        assert gender_text in {level["text"] for level in gender["levels"]}
+        income = fields["AMT_INCOME_TOTAL"]
+        assert income["kind"] == "number" and income["minimum"] == 0 and income["median"] > 0
+        assert fields["DAYS_BIRTH"]["unit"] == "days" and fields["DAYS_BIRTH"]["maximum"] == 0
+        assert fields["FLAG_MOBIL"]["kind"] == "flag"
+    assert api.get("/inputs?lang=de", headers=AUTH).status_code == 422
+    assert api.get("/inputs").status_code == 401
+
+
 def test_openapi_documents_the_filters(client_function: ModuleType) -> None:
     schema = client_function.app.openapi()
     parameters = schema["paths"]["/clients/{client_id}/comparison"]["get"]["parameters"]
@@ -335,6 +368,8 @@ def test_every_route_has_a_sample_event() -> None:
     [
         "client_list",
         "client_get",
+        "client_application",
+        "client_inputs",
         "client_comparison",
         "client_bivariate",
         "client_similar",
@@ -354,7 +389,7 @@ def test_events_through_the_mangum_handler(
     if name == "decisions_record":
         # The advisor is the verified identity of the JWT claims, never the request body.
         assert body["advisor"] == "advisor@pret-a-depenser.example"
-    if name != "client_list":
+    if name not in ("client_list", "client_inputs"):
         assert body["client_id"] == client_id
     without_claims = load_event(name, client_id)
     del without_claims["requestContext"]["authorizer"]

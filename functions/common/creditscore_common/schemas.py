@@ -29,7 +29,8 @@ _BOUNDS: dict[str, tuple[float | None, float | None]] = {
 }
 
 
-def _bounds(name: str, kind: str) -> tuple[float | None, float | None]:
+def application_bounds(name: str, kind: str) -> tuple[float | None, float | None]:
+    """Bounds (ge, le) of a numeric application field that no real application crosses."""
     if name in _BOUNDS:
         return _BOUNDS[name]
     if kind == "flag":
@@ -50,7 +51,7 @@ def _application_fields() -> dict[str, Any]:
         if spec.is_categorical:
             fields[name] = (Annotated[str | None, Field(max_length=100)], None)
         else:
-            ge, le = _bounds(name, spec.kind)
+            ge, le = application_bounds(name, spec.kind)
             number = float | None
             fields[name] = (Annotated[number, Field(ge=ge, le=le, allow_inf_nan=False)], None)
     return fields

@@ -1,0 +1,120 @@
+"""A new client's own application, and the form that describes every application field.
+
+The dashboard's "what if" page edits a client's application and sends it back to
+``POST /score`` and ``POST /explain``; its "new applicant" page fills one in from scratch.
+Both need the raw fields, and the form needs to know each field's kind, label, allowed levels
+and bounds. These come from the reference schema (public aggregates of the real table) and the
+label dictionary, so the dashboard holds none of it.
+
+Only the new client's own application is returned: never a reference client.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from creditscore_common.labels import DAYS_PER_YEAR, Lang, column_label, level_text
+from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.schemas import application_bounds
+from creditscore_common.store.base import Store
+
+InputKind = Literal["number", "flag", "category"]
+
+
+class ApplicationResponse(BaseModel):
+    """GET /clients/{client_id}/application: the raw fields on file (missing ones omitted)."""
+
+    client_id: int
+    application: dict[str, int | float | str] = Field(
+        description="raw Home Credit fields, as POST /score and POST /explain take them"
+    )
+
+
+class Level(BaseModel):
+    """One allowed value of a categorical field."""
+
+    value: str = Field(description="the value to send")
+    text: str = Field(description="the value written for people")
+    share: float = Field(description="share of reference clients with this level")
+
+
+class InputField(BaseModel):
+    """How to fill in one raw application field."""
+
+    name: str
+    label: str
+    description: str = Field(description="the public column dictionary's description")
+    kind: InputKind
+    unit: str | None = Field(
+        description="`days` for DAYS_* fields (days before the application, <= 0), else null"
+    )
+    minimum: float | None = Field(description="smallest value accepted (null: none)")
+    maximum: float | None = Field(description="largest value accepted (null: none)")
+    median: float | None = Field(description="median among reference clients (numbers)")
+    missing_rate: float = Field(description="share of reference clients without this field")
+    levels: list[Level] | None = Field(description="allowed values (categories and flags)")
+
+
+class InputsResponse(BaseModel):
+    """GET /inputs: every raw application field, in the schema's order."""
+
+    lang: Lang
+    days_per_year: float = Field(description="to turn DAYS_* fields into years")
+    days_employed_none: float = Field(
+        description="DAYS_EMPLOYED value meaning 'no employment' (pensioners, unemployed)"
+    )
+    fields: list[InputField]
+
+
+def client_application(store: Store, client_id: int) -> ApplicationResponse:
+    """GET /clients/{client_id}/application (404 for an unknown client)."""
+    return ApplicationResponse(client_id=client_id, application=store.get_client(client_id))
+
+
+def _median(quantiles: dict[float, float]) -> float | None:
+    return quantiles.get(0.5)
+
+
+@cache
+def input_fields(lang: Lang) -> InputsResponse:
+    """GET /inputs: the form of an application, built once per language."""
+    schema = load_schema()
+    fields: list[InputField] = []
+    for name in schema.application_names:
+        spec = schema[name]
+        label = column_label(name)
+        levels: list[Level] | None = None
+        if spec.is_categorical:
+            kind: InputKind = "category"
+            levels = [
+                Level(value=level, text=level_text(level, lang), share=round(share, 4))
+                for level, share in sorted(spec.levels.items(), key=lambda item: -item[1])
+            ]
+        elif spec.kind == "flag":
+            kind = "flag"
+        else:
+            kind = "number"
+        minimum, maximum = application_bounds(name, spec.kind)
+        fields.append(
+            InputField(
+                name=name,
+                label=label.text(lang),
+                description=label.description,
+                kind=kind,
+                unit="days" if name.startswith("DAYS_") else None,
+                minimum=minimum,
+                maximum=maximum,
+                median=None if spec.is_categorical else _median(spec.quantiles),
+                missing_rate=round(spec.missing_rate, 4),
+                levels=levels,
+            )
+        )
+    return InputsResponse(
+        lang=lang,
+        days_per_year=DAYS_PER_YEAR,
+        days_employed_none=float(DAYS_EMPLOYED_ANOMALY),
+        fields=fields,
+    )
