@@ -1,4 +1,4 @@
-"""Explain function: why a client got their score, and what the model is.
+"""Explain function: why a client got their score, what the model is, and how it drifts.
 
 Routes only; the logic lives in the shared package (layer), ``creditscore_common.explain``.
 The TreeSHAP booster is loaded at cold start, next to the model, so that no request pays
@@ -7,12 +7,12 @@ for it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
-from creditscore_common import explain
+from creditscore_common import explain, monitoring
 from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, models_for
 from creditscore_common.labels import DEFAULT_LANG, Lang
 from creditscore_common.logs import configure_logging
@@ -69,8 +69,20 @@ def model_importance(
     return explain.global_importance(models, lang, top)
 
 
+@router.get(
+    "/monitoring/drift",
+    response_model=monitoring.DriftSummary,
+    responses={404: {"description": "no drift summary has been published"}},
+)
+def drift_summary(_: AdvisorDep, store: StoreDep) -> dict[str, Any]:
+    """The latest data drift summary: reference vs new clients or served traffic."""
+    return monitoring.latest_drift_summary(store)
+
+
 configure_logging()
-app = create_app("Credit score — explain", "Local and global explanations, model card.")
+app = create_app(
+    "Credit score — explain", "Local and global explanations, model card, drift monitoring."
+)
 app.include_router(router)
 handler = Mangum(app, lifespan="off")
 # Model and TreeSHAP booster loaded during Lambda's init phase, not on the first request.

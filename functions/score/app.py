@@ -5,15 +5,17 @@ Routes only; the logic lives in the shared package (layer) ``creditscore_common`
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Path
 from mangum import Mangum
 
-from creditscore_common import service
+from creditscore_common import service, traffic
 from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, warm_up
 from creditscore_common.logs import configure_logging
 from creditscore_common.schemas import HealthResponse, ScoreRequest, ScoreResponse
+from creditscore_common.settings import get_settings
 
 # Routes are `async def` on purpose: scoring is under a millisecond of CPU, and a sync route
 # would pay FastAPI's hop to a worker thread on every call (about half the handler latency).
@@ -32,16 +34,20 @@ async def score_client(
     _: AdvisorDep, store: StoreDep, models: ModelsDep, client_id: int = ClientId
 ) -> dict[str, Any]:
     """Default probability and decision of a new client of the store."""
-    return {"client_id": client_id, **service.score_client(store, models, client_id).as_dict()}
+    return {"client_id": client_id, **service.serve_client(store, models, client_id).as_dict()}
 
 
 @router.post("/score", response_model=ScoreResponse, response_model_exclude_none=True)
 async def score_application(_: AdvisorDep, models: ModelsDep, body: ScoreRequest) -> dict[str, Any]:
     """Default probability and decision of a raw application (any field may be missing)."""
-    return service.score_application(models, body.application.raw()).as_dict()
+    return service.serve_application(models, body.application.raw()).as_dict()
 
 
 configure_logging()
+try:  # one JSON line per served score (TRAFFIC_LOG): the drift analysis reads them back
+    traffic.configure_traffic_log(get_settings().traffic_log)
+except ValueError as error:  # invalid settings: warm_up reports them, routes answer 503
+    logging.getLogger(__name__).warning("traffic log not configured: %s", error)
 app = create_app("Credit score — score", "Default probability and decision.")
 app.include_router(router)
 handler = Mangum(app, lifespan="off")

@@ -33,3 +33,10 @@ class ModelUnavailableError(CreditScoreError):
 
     status_code = 503
     code = "model_unavailable"
+
+
+class DriftSummaryNotFoundError(CreditScoreError, LookupError):
+    """No drift summary has been published to the store yet."""
+
+    status_code = 404
+    code = "drift_summary_not_found"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from creditscore_common import traffic
 from creditscore_common.errors import CreditScoreError, ModelUnavailableError
 from creditscore_common.model import ModelIntegrityError, ScoringModel
 from creditscore_common.store import Store
@@ -83,9 +84,7 @@ class Score:
         }
 
 
-def score_application(models: ModelProvider, application: Mapping[str, Any]) -> Score:
-    """Score one raw application against the active version's own threshold."""
-    model = models.current()
+def _score_with(model: ScoringModel, application: Mapping[str, Any]) -> Score:
     probability = model.score_record(application)
     return Score(
         probability=probability,
@@ -96,9 +95,41 @@ def score_application(models: ModelProvider, application: Mapping[str, Any]) -> 
     )
 
 
+def score_application(models: ModelProvider, application: Mapping[str, Any]) -> Score:
+    """Score one raw application against the active version's own threshold."""
+    return _score_with(models.current(), application)
+
+
 def score_client(store: Store, models: ModelProvider, client_id: int) -> Score:
     """Score a new client of the store by id (ClientNotFoundError if unknown)."""
     return score_application(models, store.get_client(client_id))
+
+
+def serve_application(
+    models: ModelProvider, application: Mapping[str, Any], client_id: int | None = None
+) -> Score:
+    """Score an application for the score routes, and log the served score (traffic.py).
+
+    The other functions score too (a decision records the score of the moment) but only
+    what the score routes answer is production traffic for the drift analysis.
+    """
+    model = models.current()
+    score = _score_with(model, application)
+    traffic.log_served_score(
+        model.spec,
+        application,
+        client_id=client_id,
+        model_version=score.model_version,
+        probability=score.probability,
+        threshold=score.threshold,
+        decision=score.decision,
+    )
+    return score
+
+
+def serve_client(store: Store, models: ModelProvider, client_id: int) -> Score:
+    """:func:`serve_application` for a new client of the store (404 if unknown)."""
+    return serve_application(models, store.get_client(client_id), client_id)
 
 
 def health(models: ModelProvider) -> dict[str, Any]:

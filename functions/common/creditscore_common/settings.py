@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     #: Where the aws backend caches model files (the only writable place on Lambda).
     model_cache_dir: str = Field("/tmp/creditscore-models")
     log_level: str = Field("INFO")
+    #: Where the score function writes one JSON line per served score: "" (off), "stdout"
+    #: (Lambda: CloudWatch) or a file path (the local server's --traffic-log).
+    traffic_log: str = Field("")
 
     @model_validator(mode="after")
     def _check_backend(self) -> Settings:

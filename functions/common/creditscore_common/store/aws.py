@@ -1,6 +1,7 @@
 """The AWS store: model versions in S3, clients in DynamoDB (boto3).
 
-S3 layout: ``models/<version>/<file>`` and ``models/active`` (the active version's name).
+S3 layout: ``models/<version>/<file>`` and ``models/active`` (the active version's name);
+``monitoring/drift_summary.json`` holds the latest drift summary (one PUT replaces it).
 A version's files are uploaded before the pointer is written, and a single PUT replaces the
 pointer, so a reader sees the old version or the new one, never half of one. The clients
 table is keyed by ``client_id`` (number) and holds the raw application as one JSON string
@@ -28,7 +29,9 @@ from creditscore_common.errors import (
 from creditscore_common.model import METADATA_FILE
 from creditscore_common.store.base import (
     ACTIVE_POINTER,
+    DRIFT_SUMMARY_FILE,
     MODELS_PREFIX,
+    MONITORING_PREFIX,
     Application,
     ClientSummary,
     Store,
@@ -201,6 +204,39 @@ class AwsStore(Store):
             Body=(version + "\n").encode(),
         )
         return True
+
+    # ---------------------------------------------------------------- monitoring
+
+    def put_drift_summary(self, summary: Mapping[str, Any]) -> None:
+        """Upload the summary to ``monitoring/drift_summary.json`` (one PUT: atomic)."""
+        body = json.dumps(summary, allow_nan=False, ensure_ascii=False).encode()
+        self._call(
+            "writing the drift summary",
+            self.s3.put_object,
+            Bucket=self.bucket,
+            Key=f"{MONITORING_PREFIX}/{DRIFT_SUMMARY_FILE}",
+            Body=body,
+            ContentType="application/json",
+        )
+
+    def get_drift_summary(self) -> dict[str, Any] | None:
+        """The latest drift summary, or None if the object does not exist."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self._call(
+                "reading the drift summary",
+                self.s3.get_object,
+                Bucket=self.bucket,
+                Key=f"{MONITORING_PREFIX}/{DRIFT_SUMMARY_FILE}",
+            )
+        except ClientError:
+            return None
+        try:
+            summary: dict[str, Any] = json.loads(answer["Body"].read())
+        except ValueError as error:
+            raise StoreUnavailableError(f"the drift summary is not JSON: {error}") from error
+        return summary
 
     # ---------------------------------------------------------------- clients
 

@@ -17,6 +17,9 @@ from creditscore_common.model import METADATA_FILE
 
 MODELS_PREFIX = "models"
 ACTIVE_POINTER = "active"
+#: Monitoring documents (the latest drift summary) live beside the models, under this prefix.
+MONITORING_PREFIX = "monitoring"
+DRIFT_SUMMARY_FILE = "drift_summary.json"
 
 Application = dict[str, Any]
 
@@ -164,6 +167,16 @@ class Store(ABC):
     def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
         """Every decision recorded on a client, oldest first."""
         raise NotImplementedError(f"{type(self).__name__} cannot list decisions")
+
+    # ---------------------------------------------------------------- monitoring
+
+    def put_drift_summary(self, summary: Mapping[str, Any]) -> None:
+        """Replace the latest drift summary (a JSON document) in one atomic step."""
+        raise NotImplementedError(f"{type(self).__name__} cannot store a drift summary")
+
+    def get_drift_summary(self) -> dict[str, Any] | None:
+        """The latest published drift summary, or None if none was published."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read a drift summary")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections (optional)."""

@@ -4,11 +4,13 @@ Layout::
 
     PATH/models/<version>/...     the files of each model version
     PATH/models/active            the active version's name (replaced atomically)
-    PATH/store.sqlite             clients (and, later, decisions)
+    PATH/store.sqlite             clients and decisions
+    PATH/monitoring/drift_summary.json   the latest drift summary (replaced atomically)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -22,7 +24,9 @@ from creditscore_common.errors import ClientNotFoundError, StoreUnavailableError
 from creditscore_common.store.base import (
     ACTIVE_POINTER,
     DECISION_FIELDS,
+    DRIFT_SUMMARY_FILE,
     MODELS_PREFIX,
+    MONITORING_PREFIX,
     SEARCH_FIELDS,
     SUMMARY_FIELDS,
     Application,
@@ -266,6 +270,44 @@ class LocalStore(Store):
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"local store: {error}") from error
         return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
+
+    # ---------------------------------------------------------------- monitoring
+
+    @property
+    def drift_summary_path(self) -> Path:
+        """The file holding the latest drift summary."""
+        return self.root / MONITORING_PREFIX / DRIFT_SUMMARY_FILE
+
+    def put_drift_summary(self, summary: Mapping[str, Any]) -> None:
+        """Write the summary aside, then rename it over the previous one (atomic)."""
+        target = self.drift_summary_path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".drift-", dir=target.parent)
+            try:
+                with os.fdopen(handle, "w") as file:
+                    json.dump(summary, file, allow_nan=False, ensure_ascii=False)
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as error:
+            raise StoreUnavailableError(f"cannot write {target}: {error}") from error
+
+    def get_drift_summary(self) -> dict[str, Any] | None:
+        """The latest drift summary, or None before any was published."""
+        path = self.drift_summary_path
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreUnavailableError(f"cannot read {path}: {error}") from error
+        try:
+            summary: dict[str, Any] = json.loads(text)
+        except ValueError as error:
+            raise StoreUnavailableError(f"{path} is not JSON: {error}") from error
+        return summary
 
     def close(self) -> None:
         """Close the SQLite connection."""
