@@ -178,3 +178,19 @@ def publish_local(trained_model: TrainingResult, small_data_dir: Path) -> Callab
         return root
 
     return to
+
+
+@pytest.fixture(scope="session")
+def drift_run(
+    small_data_dir: Path, trained_model: TrainingResult, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """`creditscore drift` of ``small_data_dir`` with ``trained_model``, once per run.
+
+    Returns training.drift.DriftRun (summary, paths of the JSON and HTML files, timings).
+    """
+    from training.drift import run_drift
+
+    def run(folder: Path) -> Any:
+        return run_drift(small_data_dir, trained_model.version_dir, folder / "report")
+
+    return build_once(tmp_path_factory, "drift_run", run)

@@ -1,8 +1,8 @@
-"""The `creditscore` command: generate, train, predict, publish and serve.
+"""The `creditscore` command: generate, train, predict, publish, serve and drift.
 
 Heavy libraries are imported inside each command so that every command starts fast.
 Exit codes: 0 success, 2 invalid input (the message says which file, column and line),
-1 anything unexpected.
+1 anything unexpected, 3 drift found with ``drift --fail-on-drift`` (an alert, not a crash).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 log = logging.getLogger("creditscore")
 
 EXIT_INVALID_INPUT = 2
+EXIT_DRIFT = 3
 
 
 def _positive_int(text: str) -> int:
@@ -97,7 +98,54 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     if not args.store.startswith("local:"):
         raise SystemExit("error: serve runs on a local store: --store local:PATH")
-    serve(Path(args.store.removeprefix("local:")), args.host, args.port)
+    serve(Path(args.store.removeprefix("local:")), args.host, args.port, args.traffic_log)
+    return 0
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from training.drift import DriftConfig, run_drift
+
+    store = None
+    if args.publish:  # checked before the work, so that a typo does not waste a run
+        from creditscore_common.store import open_store, settings_for_store_url
+
+        try:
+            settings = settings_for_store_url(args.publish)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+        store = open_store(settings, create=settings.store_backend == "local")
+    config = DriftConfig(
+        alpha=args.alpha, share_threshold=args.share_threshold, min_rows=args.min_rows
+    )
+    run = run_drift(args.data, args.model, args.out, from_logs=args.from_logs, config=config)
+    summary = run.summary
+    drifted = [f["name"] for f in summary["features"] if f["drifted"]]
+    prediction = summary["prediction"] or {}
+    lines = [
+        f"{summary['verdict'].upper()}: {summary['message']}",
+        f"reference: {summary['reference']['rows']:,} rows ({summary['reference']['source']})",
+        f"current:   {summary['current']['rows']:,} rows ({summary['current']['source']})",
+        f"drifted inputs: {', '.join(drifted) if drifted else 'none'}",
+        f"prediction: mean {prediction.get('reference_mean')} -> {prediction.get('current_mean')}"
+        f", PSI {prediction.get('psi')}, drifted: {prediction.get('drifted')}",
+        f"report: {run.report_path}  summary: {run.summary_path}  ({run.seconds['total']:.1f} s)",
+    ]
+    if store is not None:
+        try:
+            store.put_drift_summary(summary)
+        finally:
+            store.close()
+        lines.append(f"published to {args.publish}")
+    print("\n".join(lines))  # noqa: T201 - the command's answer goes to stdout
+    if args.fail_on_drift and summary["verdict"] == "drift":
+        return EXIT_DRIFT
     return 0
 
 
@@ -150,7 +198,33 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--store", required=True, help="local:PATH")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--traffic-log", type=Path, default=None, metavar="FILE",
+                     help="append a JSON line per served score to FILE (default: off)")  # fmt: skip
     srv.set_defaults(handler=_cmd_serve)
+
+    dr = commands.add_parser(
+        "drift", help="data drift report: reference clients vs new clients or served traffic"
+    )
+    dr.add_argument("--data", type=Path, required=True,
+                    help="folder with application_train.csv (reference) and, without "
+                         "--from-logs, application_test.csv (current)")  # fmt: skip
+    dr.add_argument("--model", type=Path, required=True, help="model version (ARTDIR/latest)")
+    dr.add_argument("--out", type=Path, required=True,
+                    help="report folder: drift_report.html and drift_summary.json")  # fmt: skip
+    dr.add_argument("--from-logs", type=Path, nargs="+", default=None, metavar="FILE",
+                    help="traffic log files of the API: the current clients are the served "
+                         "ones")  # fmt: skip
+    dr.add_argument("--min-rows", type=_positive_int, default=200,
+                    help="fewer current rows: 'insufficient data' (default 200)")  # fmt: skip
+    dr.add_argument("--share-threshold", type=_share, default=0.3,
+                    help="share of drifted inputs meaning 'drift' (default 0.3)")  # fmt: skip
+    dr.add_argument("--alpha", type=_share, default=0.05,
+                    help="false discovery rate of the corrected tests (default 0.05)")  # fmt: skip
+    dr.add_argument("--publish", default=None, metavar="STORE",
+                    help="also put the summary into a store: local:PATH or aws")  # fmt: skip
+    dr.add_argument("--fail-on-drift", action="store_true",
+                    help=f"exit code {EXIT_DRIFT} when the verdict is 'drift' (alert)")  # fmt: skip
+    dr.set_defaults(handler=_cmd_drift)
     return parser
 
 

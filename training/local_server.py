@@ -44,12 +44,18 @@ def read_env_file(path: Path = ENV_FILE) -> None:
             os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
-def configure_local(store_path: Path) -> None:
-    """Point the shared package at a local store (before any function is imported)."""
+def configure_local(store_path: Path, traffic_log: Path | None = None) -> None:
+    """Point the shared package at a local store (before any function is imported).
+
+    ``traffic_log``: the file the score routes append their traffic lines to (None: off).
+    """
     from creditscore_common.api import reset_caches
 
     os.environ["STORE_BACKEND"] = "local"
     os.environ["LOCAL_STORE_PATH"] = str(store_path)
+    if traffic_log is not None:
+        traffic_log.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["TRAFFIC_LOG"] = str(traffic_log)
     os.environ.setdefault("AUTH_MODE", "token")
     reset_caches()
 
@@ -71,8 +77,8 @@ def build_app() -> FastAPI:
     return app
 
 
-def serve(store_path: Path, host: str, port: int) -> None:
-    """Run uvicorn on the local store until interrupted."""
+def serve(store_path: Path, host: str, port: int, traffic_log: Path | None = None) -> None:
+    """Run uvicorn on the local store until interrupted (traffic lines to ``traffic_log``)."""
     import uvicorn
 
     read_env_file()
@@ -80,5 +86,7 @@ def serve(store_path: Path, host: str, port: int) -> None:
         raise SystemExit("API_TOKEN is not set: export it or put API_TOKEN=... in .env")
     if not store_path.is_dir():
         raise SystemExit(f"no local store at {store_path}: run `creditscore publish` first")
-    configure_local(store_path)
+    configure_local(store_path, traffic_log)
+    if traffic_log is not None:
+        log.info("served scores are logged to %s", traffic_log)
     uvicorn.run(build_app(), host=host, port=port, log_level="info")

@@ -23,7 +23,7 @@ from cloudformation import load_template
 
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
-from creditscore_common.store.local import DATABASE_FILE
+from creditscore_common.store.local import DATABASE_FILE, LocalStore
 from training.cli import main
 from training.data import NEW_CLIENTS_FILE, load_applications
 from training.local_server import load_function
@@ -167,8 +167,16 @@ def test_the_score_events_exist() -> None:
 
 @pytest.mark.parametrize("event_file", EVENTS, ids=[p.stem for p in EVENTS])
 def test_event_through_its_handler(
-    event_file: Path, jwt_env: Path, known_client: int, trained_model: TrainingResult
+    event_file: Path,
+    jwt_env: Path,
+    known_client: int,
+    trained_model: TrainingResult,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if event_file.stem == "monitoring_drift":  # served once a summary is published
+        store = LocalStore(jwt_env)
+        store.put_drift_summary(request.getfixturevalue("drift_run").summary)
+        store.close()
     event = load_event(event_file, known_client)
     function, _ = template_routes()[event["routeKey"]]
     module = function_module(function)
@@ -187,6 +195,9 @@ def test_event_through_its_handler(
         assert set(body) == SCORE_FIELDS
         assert 0.0 <= body["probability"] <= 1.0
         assert body["threshold"] == trained_model.metadata["threshold"]
+    elif event_file.stem == "monitoring_drift":
+        assert body["model_version"] == trained_model.model_version
+        assert body["verdict"] in ("drift", "no drift", "insufficient data")
 
 
 @pytest.mark.parametrize(
