@@ -1,0 +1,1 @@
+"""The dashboard package: API client, words, charts, forms and pages."""

@@ -1,0 +1,260 @@
+"""The dashboard's only way to data: a small client of the credit-scoring API.
+
+Every figure the dashboard shows comes from here. Requests have timeouts; a 503 (model or
+store not ready) and a dropped connection are retried a few times with a short back-off; every
+failure becomes an :class:`ApiError` whose ``kind`` the pages turn into a message for people.
+GET answers are cached for a short time (``st.cache_data``), keyed by URL, parameters and
+token, so that moving between tabs does not call the API again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import requests
+import streamlit as st
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+#: Seconds to connect, seconds to wait for an answer.
+TIMEOUT = (3.05, 15.0)
+#: Attempts for a 503 or a dropped connection, and the pause before each retry.
+RETRY_PAUSES = (0.4, 1.2)
+#: Seconds a GET answer stays cached.
+CACHE_TTL = 120
+
+ErrorKind = Literal[
+    "config",
+    "unreachable",
+    "timeout",
+    "unauthorized",
+    "not_found",
+    "invalid",
+    "unavailable",
+    "server",
+]
+
+
+class ApiError(Exception):
+    """A failed API call, classified for the page that shows it."""
+
+    def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Where the API is and how to authenticate."""
+
+    url: str
+    token: str
+
+    @property
+    def token_key(self) -> str:
+        """A digest of the token: part of the cache key, never the token itself."""
+        return hashlib.sha256(self.token.encode()).hexdigest()[:16]
+
+
+def _secret(name: str) -> str | None:
+    """A Streamlit secret, or None when there is no secrets file."""
+    try:
+        value = st.secrets.get(name)
+    except (FileNotFoundError, KeyError, AttributeError):
+        return None
+    except Exception:  # a malformed secrets.toml must not stop the page
+        logger.warning("could not read Streamlit secrets", exc_info=True)
+        return None
+    return None if value is None else str(value)
+
+
+def load_config() -> ApiConfig:
+    """API URL and token from the environment (API_URL, API_TOKEN) or Streamlit secrets."""
+    url = os.environ.get("API_URL") or _secret("API_URL") or DEFAULT_API_URL
+    token = os.environ.get("API_TOKEN") or _secret("API_TOKEN") or ""
+    return ApiConfig(url=url.rstrip("/"), token=token)
+
+
+def _error_from_response(response: requests.Response) -> ApiError:
+    status = response.status_code
+    try:
+        body = response.json()
+        message = str(body.get("message") or body.get("detail") or response.reason)
+    except ValueError:
+        message = response.reason or f"HTTP {status}"
+    kinds: dict[int, ErrorKind] = {401: "unauthorized", 403: "unauthorized", 404: "not_found"}
+    if status in kinds:
+        return ApiError(kinds[status], message, status)
+    if status in (400, 422):
+        return ApiError("invalid", message, status)
+    if status in (502, 503, 504):
+        return ApiError("unavailable", message, status)
+    return ApiError("server", message, status)
+
+
+def request(
+    config: ApiConfig,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> Any:
+    """Call the API and return the decoded JSON answer, or raise :class:`ApiError`.
+
+    A 503 and a dropped connection are retried (``RETRY_PAUSES``); a POST is retried only on
+    a 503, which the API sends before doing anything.
+    """
+    if not config.token:
+        raise ApiError("config", "API_TOKEN is not set")
+    headers = {"Authorization": f"Bearer {config.token}", "Accept": "application/json"}
+    clean = {k: v for k, v in (params or {}).items() if v is not None}
+    url = f"{config.url}{path}"
+    attempts = len(RETRY_PAUSES) + 1
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            response = requests.request(
+                method, url, params=clean, json=body, headers=headers, timeout=TIMEOUT
+            )
+        except requests.Timeout as exc:
+            raise ApiError("timeout", str(exc)) from exc
+        except requests.ConnectionError as exc:
+            if last or method != "GET":
+                raise ApiError("unreachable", str(exc)) from exc
+            time.sleep(RETRY_PAUSES[attempt])
+            continue
+        if response.status_code == 503 and not last:
+            time.sleep(RETRY_PAUSES[attempt])
+            continue
+        if response.status_code >= 400:
+            raise _error_from_response(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError("server", "the API answered something that is not JSON") from exc
+    raise ApiError("unavailable", "the API is not ready")  # pragma: no cover - loop returns
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=512)
+def _cached_get(url: str, token_key: str, path: str, params: tuple[tuple[str, Any], ...]) -> Any:
+    """GET through the cache; the token is looked up again, only its digest is a key."""
+    config = load_config()
+    if config.url != url or config.token_key != token_key:  # configuration changed meanwhile
+        raise ApiError("config", "the API configuration changed; reload the page")
+    return request(config, "GET", path, dict(params))
+
+
+def get(path: str, **params: Any) -> Any:
+    """A cached GET of the API."""
+    config = load_config()
+    frozen = tuple(sorted((k, v) for k, v in params.items() if v is not None))
+    return _cached_get(config.url, config.token_key, path, frozen)
+
+
+def post(path: str, body: Mapping[str, Any], **params: Any) -> Any:
+    """A POST to the API (never cached)."""
+    return request(load_config(), "POST", path, params, body)
+
+
+def clear_cache() -> None:
+    """Forget cached answers (after recording a decision, say)."""
+    _cached_get.clear()  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- the routes
+
+
+def health() -> Any:
+    """GET /health: whether the API is up and which model it serves (not cached)."""
+    return request(load_config(), "GET", "/health")
+
+
+def list_clients(q: str | None = None, cursor: int | None = None, limit: int = 20) -> Any:
+    """GET /clients: a page of new clients, optionally searched."""
+    return get("/clients", q=q or None, cursor=cursor, limit=limit)
+
+
+def client(client_id: int, lang: str) -> Any:
+    """GET /clients/{id}: the client's descriptive fields."""
+    return get(f"/clients/{client_id}", lang=lang)
+
+
+def application(client_id: int) -> Any:
+    """GET /clients/{id}/application: the client's raw application (for "what if")."""
+    return get(f"/clients/{client_id}/application")
+
+
+def score(client_id: int) -> Any:
+    """GET /clients/{id}/score."""
+    return get(f"/clients/{client_id}/score")
+
+
+def explanation(client_id: int, lang: str, top: int | None = None) -> Any:
+    """GET /clients/{id}/explanation: TreeSHAP contributions with sentences."""
+    return get(f"/clients/{client_id}/explanation", lang=lang, top=top)
+
+
+def comparison(client_id: int, lang: str, features: list[str], filters: dict[str, str]) -> Any:
+    """GET /clients/{id}/comparison: distributions by class for the chosen features."""
+    return get(
+        f"/clients/{client_id}/comparison", lang=lang, features=",".join(features), **filters
+    )
+
+
+def bivariate(client_id: int, lang: str, x: str, y: str, filters: dict[str, str]) -> Any:
+    """GET /clients/{id}/bivariate: a 2-D histogram by class."""
+    return get(f"/clients/{client_id}/bivariate", lang=lang, x=x, y=y, **filters)
+
+
+def similar(client_id: int, k: int = 50) -> Any:
+    """GET /clients/{id}/similar: summary of the k most similar reference clients."""
+    return get(f"/clients/{client_id}/similar", k=k)
+
+
+def decisions(client_id: int) -> Any:
+    """GET /clients/{id}/decisions (not cached: the log changes)."""
+    return request(load_config(), "GET", f"/clients/{client_id}/decisions")
+
+
+def record_decision(client_id: int, decision: str, comment: str) -> Any:
+    """POST /clients/{id}/decisions."""
+    return post(f"/clients/{client_id}/decisions", {"decision": decision, "comment": comment})
+
+
+def score_application(application: Mapping[str, Any]) -> Any:
+    """POST /score: score an application that is not on file (or an edited one)."""
+    return post("/score", {"application": dict(application)})
+
+
+def explain_application(application: Mapping[str, Any], lang: str) -> Any:
+    """POST /explain: the explanation of such an application."""
+    return post("/explain", {"application": dict(application)}, lang=lang)
+
+
+def inputs(lang: str) -> Any:
+    """GET /inputs: every application field with its label, kind, levels and bounds."""
+    return get("/inputs", lang=lang)
+
+
+def model_card(lang: str) -> Any:
+    """GET /model: the model card."""
+    return get("/model", lang=lang)
+
+
+def importance(lang: str, top: int = 20) -> Any:
+    """GET /model/importance: global importance (mean |TreeSHAP|)."""
+    return get("/model/importance", lang=lang, top=top)
+
+
+def drift() -> Any:
+    """GET /monitoring/drift: the latest data-drift summary."""
+    return get("/monitoring/drift")

@@ -1,0 +1,222 @@
+"""Application forms: the "what if" edit of a client's file and a new applicant's file.
+
+Both are built from ``GET /inputs`` (labels, kinds, allowed levels, bounds), so the dashboard
+holds no list of levels or bounds of its own. Ages and employment are asked in years and sent
+in the API's own unit (days before the application, negative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from dashboard import api
+from dashboard.i18n import Lang, t
+
+AGE = "DAYS_BIRTH"
+EMPLOYED = "DAYS_EMPLOYED"
+#: What an advisor edits on a client's file ("what if").
+WHATIF_FIELDS = (
+    "AMT_INCOME_TOTAL",
+    "AMT_CREDIT",
+    "AMT_ANNUITY",
+    "AMT_GOODS_PRICE",
+    EMPLOYED,
+    "NAME_FAMILY_STATUS",
+    "CNT_CHILDREN",
+    "CNT_FAM_MEMBERS",
+)
+#: A new applicant's main fields, in the order of a paper form.
+NEW_FIELDS = (
+    "NAME_CONTRACT_TYPE",
+    "CODE_GENDER",
+    AGE,
+    "NAME_EDUCATION_TYPE",
+    "NAME_FAMILY_STATUS",
+    "CNT_CHILDREN",
+    "CNT_FAM_MEMBERS",
+    "NAME_INCOME_TYPE",
+    "OCCUPATION_TYPE",
+    EMPLOYED,
+    "AMT_INCOME_TOTAL",
+    "AMT_CREDIT",
+    "AMT_ANNUITY",
+    "AMT_GOODS_PRICE",
+    "NAME_HOUSING_TYPE",
+    "FLAG_OWN_REALTY",
+    "FLAG_OWN_CAR",
+    "REGION_RATING_CLIENT",
+)
+#: Optional fields of a new applicant, behind an expander.
+NEW_OPTIONAL_FIELDS = (
+    "EXT_SOURCE_1",
+    "EXT_SOURCE_2",
+    "EXT_SOURCE_3",
+    "OWN_CAR_AGE",
+    "AMT_REQ_CREDIT_BUREAU_YEAR",
+    "DAYS_ID_PUBLISH",
+    "DAYS_REGISTRATION",
+    "DAYS_LAST_PHONE_CHANGE",
+)
+_WHOLE = ("CNT_", "REGION_RATING", "AMT_REQ_", "OWN_CAR_AGE", "HOUR_")
+_STEPS = {"AMT_": 1000.0, "EXT_SOURCE": 0.01}
+
+
+def field_specs(lang: Lang) -> dict[str, dict[str, Any]]:
+    """Name -> description of every application field (GET /inputs)."""
+    answer = api.inputs(lang)
+    return {field["name"]: field for field in answer["fields"]}
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _years(days: Any, days_per_year: float) -> float | None:
+    return round(-float(days) / days_per_year, 1) if _present(days) else None
+
+
+def _category(spec: Mapping[str, Any], current: Any, key: str, lang: Lang) -> Any:
+    levels = {level["value"]: level["text"] for level in spec["levels"] or []}
+    options: list[str | None] = [None, *levels]
+    if current is not None and current not in levels:
+        options.append(current)  # a level the reference table never had: keep it
+    return st.selectbox(
+        spec["label"],
+        options,
+        index=options.index(current) if current in options else 0,
+        format_func=lambda v: t("empty", lang) if v is None else levels.get(v, str(v)),
+        key=key,
+        help=spec["description"] or None,
+    )
+
+
+def _number(spec: Mapping[str, Any], current: Any, key: str) -> float | int | None:
+    name = spec["name"]
+    whole = name.startswith(_WHOLE)
+    step = next((s for prefix, s in _STEPS.items() if name.startswith(prefix)), 1.0)
+    if whole:
+        value = int(current) if _present(current) else None
+        low = None if spec["minimum"] is None else int(spec["minimum"])
+        high = None if spec["maximum"] is None else int(spec["maximum"])
+        return st.number_input(
+            spec["label"],
+            min_value=low,
+            max_value=high,
+            value=value,
+            step=1,
+            key=key,
+            help=spec["description"] or None,
+        )
+    return st.number_input(
+        spec["label"],
+        min_value=spec["minimum"],
+        max_value=spec["maximum"],
+        value=float(current) if _present(current) else None,
+        step=step,
+        format="%.2f" if step < 1 else "%.0f",
+        key=key,
+        help=spec["description"] or None,
+    )
+
+
+def _days_as_years(
+    spec: Mapping[str, Any], current: Any, key: str, label: str, days_per_year: float
+) -> float | None:
+    years = st.number_input(
+        label,
+        min_value=0.0,
+        max_value=120.0,
+        value=_years(current, days_per_year),
+        step=1.0,
+        format="%.1f",
+        key=key,
+        help=spec["description"] or None,
+    )
+    return None if years is None else -round(float(years) * days_per_year)
+
+
+def _employment(
+    spec: Mapping[str, Any],
+    current: Any,
+    key: str,
+    lang: Lang,
+    none_value: float,
+    days_per_year: float,
+) -> float | None:
+    no_job = st.checkbox(t("no_job", lang), value=current == none_value, key=f"{key}-none")
+    years = st.number_input(
+        t("years_employed", lang),
+        min_value=0.0,
+        max_value=80.0,
+        value=None if current == none_value else _years(current, days_per_year),
+        step=0.5,
+        format="%.1f",
+        key=key,
+        disabled=no_job,
+        help=spec["description"] or None,
+    )
+    if no_job:
+        return none_value
+    return None if years is None else -round(float(years) * days_per_year)
+
+
+def application_form(
+    names: Sequence[str],
+    base: Mapping[str, Any],
+    key: str,
+    lang: Lang,
+    columns: int = 2,
+) -> dict[str, Any]:
+    """Widgets for ``names``, pre-filled from ``base``; returns ``base`` with the edits.
+
+    Call inside an ``st.form``. A field emptied by the advisor is removed (not given).
+    """
+    answer = api.inputs(lang)
+    specs = {field["name"]: field for field in answer["fields"]}
+    per_year = float(answer["days_per_year"])
+    none_value = float(answer["days_employed_none"])
+    edited = dict(base)
+    slots = st.columns(columns)
+    for position, name in enumerate(names):
+        spec = specs[name]
+        widget_key = f"{key}-{name}"
+        current = base.get(name)
+        with slots[position % columns]:
+            if name == EMPLOYED:
+                value: Any = _employment(spec, current, widget_key, lang, none_value, per_year)
+            elif name == AGE:
+                value = _days_as_years(spec, current, widget_key, t("age", lang), per_year)
+            elif spec["unit"] == "days":
+                label = f"{spec['label']} ({'années' if lang == 'fr' else 'years'})"
+                value = _days_as_years(spec, current, widget_key, label, per_year)
+            elif spec["kind"] == "category":
+                value = _category(spec, current, widget_key, lang)
+            else:
+                value = _number(spec, current, widget_key)
+        if value is None:
+            edited.pop(name, None)
+        else:
+            edited[name] = value
+    return edited
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any], lang: Lang) -> list[str]:
+    """Labels of the fields whose value differs between two applications."""
+    specs = field_specs(lang)
+    names = sorted(
+        set(before) | set(after), key=lambda n: list(specs).index(n) if n in specs else 0
+    )
+    out = []
+    for name in names:
+        old, new = before.get(name), after.get(name)
+        if isinstance(old, int | float) and isinstance(new, int | float):
+            if math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-9):
+                continue
+        elif old == new:
+            continue
+        out.append(specs[name]["label"] if name in specs else name)
+    return out

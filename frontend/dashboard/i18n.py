@@ -1,0 +1,417 @@
+"""Words of the dashboard in French (the default) and English, and number formats.
+
+Labels of the model's features come from the API in the requested language; this module only
+holds the dashboard's own words.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["fr", "en"]
+LANGS: tuple[Lang, ...] = ("fr", "en")
+DEFAULT_LANG: Lang = "fr"
+
+_WORDS: dict[str, tuple[str, str]] = {
+    # frame
+    "app_title": ("Prêt à dépenser · Scoring crédit", "Prêt à dépenser · Credit scoring"),
+    "language": ("Langue", "Language"),
+    "nav": ("Page", "Page"),
+    "page_client": ("Dossier client", "Client file"),
+    "page_new": ("Nouveau demandeur", "New applicant"),
+    "page_model": ("Le modèle", "The model"),
+    "api_ok": ("API disponible · modèle {version}", "API available · model {version}"),
+    "api_down": ("API indisponible", "API unavailable"),
+    # errors
+    "err_config": (
+        "Le tableau de bord n'est pas configuré : renseignez API_URL et API_TOKEN "
+        "(variables d'environnement ou secrets Streamlit).",
+        "The dashboard is not configured: set API_URL and API_TOKEN "
+        "(environment variables or Streamlit secrets).",
+    ),
+    "err_unreachable": (
+        "Le service de scoring ne répond pas. Vérifiez votre connexion puis réessayez ; "
+        "si le problème persiste, prévenez le support.",
+        "The scoring service does not answer. Check your connection and try again; "
+        "if it persists, tell the support team.",
+    ),
+    "err_timeout": (
+        "Le service de scoring met trop de temps à répondre. Réessayez dans un instant.",
+        "The scoring service is taking too long to answer. Try again in a moment.",
+    ),
+    "err_unauthorized": (
+        "Accès refusé par le service de scoring : le jeton d'accès est absent, invalide ou "
+        "expiré. Prévenez le support.",
+        "The scoring service refused access: the access token is missing, invalid or expired. "
+        "Tell the support team.",
+    ),
+    "err_not_found": ("Introuvable : {detail}", "Not found: {detail}"),
+    "err_invalid": (
+        "La demande a été refusée car une valeur n'est pas valable : {detail}",
+        "The request was refused because a value is not valid: {detail}",
+    ),
+    "err_unavailable": (
+        "Le service de scoring est momentanément indisponible (modèle ou données en cours de "
+        "chargement). Réessayez dans une minute.",
+        "The scoring service is briefly unavailable (model or data loading). "
+        "Try again in a minute.",
+    ),
+    "err_server": (
+        "Le service de scoring a rencontré une erreur. Réessayez ; si elle persiste, "
+        "prévenez le support.",
+        "The scoring service hit an error. Try again; if it persists, tell the support team.",
+    ),
+    "err_page": (
+        "Cette partie de la page n'a pas pu s'afficher. Rechargez la page ; si le problème "
+        "persiste, prévenez le support.",
+        "This part of the page could not be shown. Reload the page; if it persists, "
+        "tell the support team.",
+    ),
+    "retry": ("Réessayer", "Try again"),
+    # find a client
+    "find_title": ("Trouver un client", "Find a client"),
+    "find_id": ("Identifiant client (SK_ID_CURR)", "Client ID (SK_ID_CURR)"),
+    "find_open": ("Ouvrir le dossier", "Open the file"),
+    "find_search": ("Ou rechercher dans la liste", "Or search the list"),
+    "find_search_help": (
+        "Début d'identifiant, ou mots : type de contrat, de revenu, niveau d'études, profession",
+        "Start of an ID, or words: contract type, income type, education, occupation",
+    ),
+    "find_pick": ("Clients trouvés", "Clients found"),
+    "find_none": ("Aucun client ne correspond à cette recherche.", "No client matches."),
+    "find_more": ("Clients suivants", "Next clients"),
+    "find_first": ("Début de la liste", "Back to the start"),
+    "find_prompt": (
+        "Saisissez un identifiant ou choisissez un client dans la liste pour ouvrir son dossier.",
+        "Enter an ID or pick a client from the list to open their file.",
+    ),
+    "list_row": (
+        "{id} · {contract} · {income_type} · {age} · revenu {income} · crédit {credit}",
+        "{id} · {contract} · {income_type} · {age} · income {income} · credit {credit}",
+    ),
+    # summary card
+    "card_title": ("Client {id}", "Client {id}"),
+    "section_identity": ("Identité", "Identity"),
+    "section_family": ("Famille", "Family"),
+    "section_employment": ("Emploi", "Employment"),
+    "section_housing": ("Logement", "Housing"),
+    "section_loan": ("Demande de crédit", "Loan request"),
+    "section_finances": ("Finances", "Finances"),
+    "section_external": ("Scores externes", "External scores"),
+    "section_other": ("Autres informations", "Other information"),
+    "card_more": ("Toutes les informations du dossier", "Every field of the file"),
+    # score
+    "score_title": ("Score", "Score"),
+    "probability": ("Probabilité de défaut", "Probability of default"),
+    "threshold": ("Seuil de décision", "Decision threshold"),
+    "decision": ("Décision du modèle", "Model's decision"),
+    "accept": ("Accord", "Accept"),
+    "refuse": ("Refus", "Refuse"),
+    "accept_long": ("Accord : le crédit peut être accordé", "Accept: the loan can be granted"),
+    "refuse_long": ("Refus : le risque de défaut est trop élevé", "Refuse: the risk is too high"),
+    "distance_far_below": (
+        "Nettement sous le seuil : {points} points de marge ({prob} contre {thr}).",
+        "Well below the threshold: a margin of {points} points ({prob} against {thr}).",
+    ),
+    "distance_below": (
+        "Sous le seuil de {points} points ({prob} contre {thr}).",
+        "Below the threshold by {points} points ({prob} against {thr}).",
+    ),
+    "distance_close": (
+        "Tout près du seuil ({points} points d'écart : {prob} contre {thr}) : un dossier "
+        "limite, à examiner avec attention.",
+        "Very close to the threshold ({points} points apart: {prob} against {thr}): a "
+        "borderline file, look at it carefully.",
+    ),
+    "distance_above": (
+        "Au-dessus du seuil de {points} points ({prob} contre {thr}).",
+        "Above the threshold by {points} points ({prob} against {thr}).",
+    ),
+    "distance_far_above": (
+        "Nettement au-dessus du seuil : {points} points de trop ({prob} contre {thr}).",
+        "Well above the threshold: {points} points too high ({prob} against {thr}).",
+    ),
+    "gauge_alt": (
+        "Jauge : probabilité de défaut {prob}, seuil {thr} ; décision : {decision}. "
+        "Zone d'accord sous le seuil, zone de refus au-dessus.",
+        "Gauge: probability of default {prob}, threshold {thr}; decision: {decision}. "
+        "Accept zone below the threshold, refuse zone above.",
+    ),
+    "zone_accept": ("zone d'accord", "accept zone"),
+    "zone_refuse": ("zone de refus", "refuse zone"),
+    "model_version": ("Modèle {version}", "Model {version}"),
+    "cost_note": (
+        "Le seuil est choisi pour le coût métier : accorder un crédit qui ne sera pas "
+        "remboursé coûte {fn:g} fois plus que refuser un bon client.",
+        "The threshold is chosen for the business cost: granting a loan that is not repaid "
+        "costs {fn:g} times more than refusing a good client.",
+    ),
+    # explanation
+    "why_title": ("Pourquoi ce score ?", "Why this score?"),
+    "why_intro_refuse": (
+        "Principales raisons du refus, de la plus forte à la plus faible :",
+        "Main reasons for the refusal, strongest first:",
+    ),
+    "why_intro_accept": (
+        "Principaux éléments en faveur de l'accord, du plus fort au plus faible :",
+        "Main points in favour of granting the loan, strongest first:",
+    ),
+    "why_raise": ("Ce qui augmente le risque", "What raises the risk"),
+    "why_lower": ("Ce qui diminue le risque", "What lowers the risk"),
+    "why_none": ("Aucun", "None"),
+    "why_top": ("Nombre de facteurs affichés", "Factors shown"),
+    "why_axis": (
+        "Effet sur le risque (log-odds ; > 0 augmente le risque)",
+        "Effect on the risk (log-odds; > 0 raises the risk)",
+    ),
+    "raises": ("augmente le risque", "raises the risk"),
+    "lowers": ("diminue le risque", "lowers the risk"),
+    "why_alt": (
+        "Graphique en barres des {n} facteurs les plus influents. {raise_n} augmentent le "
+        "risque (barres hachurées, vers la droite), {lower_n} le diminuent (barres pleines, "
+        "vers la gauche). Le plus fort : {first}.",
+        "Bar chart of the {n} most influential factors. {raise_n} raise the risk (hatched "
+        "bars, to the right), {lower_n} lower it (plain bars, to the left). Strongest: "
+        "{first}.",
+    ),
+    "why_method": (
+        "Contributions TreeSHAP calculées par le modèle lui-même : le risque moyen des "
+        "clients ({base}) plus la somme des contributions donne la probabilité du client.",
+        "TreeSHAP contributions computed by the model itself: the average client's risk "
+        "({base}) plus the sum of the contributions gives the client's probability.",
+    ),
+    "alt_caption": ("Description du graphique", "Chart description"),
+    # compare
+    "compare_title": ("Comparer avec les clients de référence", "Compare with reference clients"),
+    "compare_features": ("Caractéristiques à comparer", "Features to compare"),
+    "compare_group": ("Groupe de comparaison", "Comparison group"),
+    "compare_group_help": (
+        "« Comme le client » garde les clients de référence de la même catégorie.",
+        "'Same as the client' keeps the reference clients of the same category.",
+    ),
+    "filter_all": ("Tous", "All"),
+    "filter_same": ("Comme le client", "Same as the client"),
+    "filter_age_band": ("Tranche d'âge", "Age band"),
+    "filter_gender": ("Genre", "Gender"),
+    "filter_contract_type": ("Type de contrat", "Contract type"),
+    "filter_income_type": ("Type de revenu", "Income type"),
+    "filter_education": ("Niveau d'études", "Education"),
+    "group_size": (
+        "Groupe : {size} clients de référence, dont {defaulted} en défaut ({rate}).",
+        "Group: {size} reference clients, {defaulted} of whom defaulted ({rate}).",
+    ),
+    "repaid": ("Remboursé", "Repaid"),
+    "defaulted": ("Défaut", "Defaulted"),
+    "client_marker": ("Ce client", "This client"),
+    "share_of_class": ("Part des clients de la classe (%)", "Share of the class's clients (%)"),
+    "percentile": (
+        "{label} : {value}, plus que {pct} des clients du groupe.",
+        "{label}: {value}, more than {pct} of the group's clients.",
+    ),
+    "percentile_missing": (
+        "{label} : non renseigné pour ce client.",
+        "{label}: not given for this client.",
+    ),
+    "dist_alt": (
+        "Histogrammes de {label} pour les clients qui ont remboursé (barres pleines) et ceux "
+        "en défaut (barres hachurées) ; ligne verticale : ce client ({value}, {pct}e "
+        "percentile).",
+        "Histograms of {label} for clients who repaid (plain bars) and who defaulted (hatched "
+        "bars); vertical line: this client ({value}, percentile {pct}).",
+    ),
+    "missing_note": (
+        "Non renseigné : {repaid} remboursés, {defaulted} en défaut.",
+        "Not given: {repaid} repaid, {defaulted} defaulted.",
+    ),
+    "hidden_cells": (
+        "Les effectifs inférieurs à {n} ne sont pas publiés (confidentialité).",
+        "Counts below {n} are not published (privacy).",
+    ),
+    "bivariate_title": ("Deux caractéristiques ensemble", "Two features together"),
+    "bivariate_x": ("Axe horizontal", "Horizontal axis"),
+    "bivariate_y": ("Axe vertical", "Vertical axis"),
+    "default_rate": ("Taux de défaut", "Default rate"),
+    "biv_alt": (
+        "Carte du taux de défaut selon {x} et {y} ; plus la case est foncée, plus le taux "
+        "est élevé. L'étoile marque ce client ({xv}, {yv}), dans une case au taux de {rate}.",
+        "Map of the default rate by {x} and {y}; the darker the cell, the higher the rate. "
+        "The star marks this client ({xv}, {yv}), in a cell with a rate of {rate}.",
+    ),
+    "similar_title": ("Clients similaires", "Similar clients"),
+    "similar_text": (
+        "Parmi les {k} clients de référence les plus proches de ce client, {n} ont fait "
+        "défaut ({rate}), contre {ref} pour l'ensemble des clients.",
+        "Of the {k} reference clients closest to this client, {n} defaulted ({rate}), "
+        "against {ref} for all clients.",
+    ),
+    "similar_medians": ("Valeurs médianes de ces clients", "Median values of these clients"),
+    "feature": ("Caractéristique", "Feature"),
+    "value": ("Valeur", "Value"),
+    "not_given": ("non renseigné", "not given"),
+    # what if
+    "whatif_title": ("Et si… ?", "What if…?"),
+    "whatif_intro": (
+        "Modifiez les principales informations du dossier et recalculez le score. "
+        "Le dossier enregistré n'est pas modifié.",
+        "Change the main information of the file and compute the score again. "
+        "The file on record is not changed.",
+    ),
+    "whatif_run": ("Recalculer le score", "Compute the score again"),
+    "whatif_reset": ("Revenir au dossier", "Back to the file"),
+    "whatif_result": ("Score simulé", "Simulated score"),
+    "whatif_delta": (
+        "{delta} points par rapport au dossier ({before} → {after}).",
+        "{delta} points against the file ({before} → {after}).",
+    ),
+    "whatif_changed": ("Champs modifiés : {fields}", "Fields changed: {fields}"),
+    "whatif_nochange": ("Aucun champ modifié.", "No field changed."),
+    "income": ("Revenu annuel", "Annual income"),
+    "credit": ("Montant du crédit", "Credit amount"),
+    "annuity": ("Annuité", "Annuity"),
+    "goods": ("Prix du bien financé", "Price of the goods"),
+    "years_employed": ("Ancienneté dans l'emploi (années)", "Years in current job"),
+    "no_job": ("Sans emploi (retraité, chômeur…)", "No job (pensioner, unemployed…)"),
+    "age": ("Âge (années)", "Age (years)"),
+    "children": ("Enfants", "Children"),
+    "family_members": ("Personnes au foyer", "Family members"),
+    "family_status": ("Situation familiale", "Family status"),
+    "new_title": ("Nouveau demandeur", "New applicant"),
+    "new_intro": (
+        "Saisissez le dossier d'un demandeur qui n'est pas encore enregistré. Les champs "
+        "laissés vides sont traités comme non renseignés.",
+        "Enter the file of an applicant who is not on record yet. Fields left empty are "
+        "treated as not given.",
+    ),
+    "new_more": ("Autres informations (facultatives)", "Other information (optional)"),
+    "new_run": ("Calculer le score", "Compute the score"),
+    "empty": ("— non renseigné —", "— not given —"),
+    # decision
+    "decide_title": ("Décision de l'agent", "Advisor's decision"),
+    "decide_choice": ("Votre décision", "Your decision"),
+    "decide_comment": ("Commentaire (motif, éléments vérifiés…)", "Comment (reason, checks…)"),
+    "decide_submit": ("Enregistrer la décision", "Record the decision"),
+    "decide_done": ("Décision enregistrée le {at}.", "Decision recorded on {at}."),
+    "decide_history": ("Décisions précédentes", "Earlier decisions"),
+    "decide_none": ("Aucune décision enregistrée pour ce client.", "No decision on record."),
+    "decide_against": (
+        "Votre décision diffère de celle du modèle : merci d'en donner le motif.",
+        "Your decision differs from the model's: please give the reason.",
+    ),
+    "decide_need_reason": (
+        "Un commentaire est nécessaire quand la décision diffère de celle du modèle.",
+        "A comment is needed when the decision differs from the model's.",
+    ),
+    "col_at": ("Date", "Date"),
+    "col_decision": ("Décision", "Decision"),
+    "col_comment": ("Commentaire", "Comment"),
+    "col_advisor": ("Agent", "Advisor"),
+    "col_probability": ("Probabilité", "Probability"),
+    "col_model": ("Modèle", "Model"),
+    # model page
+    "model_title": ("Le modèle de scoring", "The scoring model"),
+    "model_card": ("Fiche du modèle", "Model card"),
+    "model_trained": ("Entraîné le", "Trained on"),
+    "model_type": ("Type", "Type"),
+    "model_clients": ("Clients d'entraînement", "Training clients"),
+    "model_default_rate": ("Taux de défaut", "Default rate"),
+    "metric_auc": ("AUC (validation croisée)", "AUC (cross-validated)"),
+    "metric_cost": ("Coût moyen par client", "Mean cost per client"),
+    "metric_recall": ("Défauts détectés (rappel)", "Defaults caught (recall)"),
+    "metric_refusal": ("Taux de refus", "Refusal rate"),
+    "model_candidates": ("Modèles comparés", "Models compared"),
+    "importance_title": ("Importance globale des caractéristiques", "Global feature importance"),
+    "importance_axis": ("Effet moyen sur le risque (|SHAP| moyen)", "Mean effect on the risk"),
+    "importance_alt": (
+        "Graphique en barres des {n} caractéristiques les plus influentes en moyenne. "
+        "Les trois premières : {top}.",
+        "Bar chart of the {n} most influential features on average. Top three: {top}.",
+    ),
+    "drift_title": ("Dérive des données", "Data drift"),
+    "drift_none": (
+        "Aucune analyse de dérive n'a encore été publiée.",
+        "No drift analysis has been published yet.",
+    ),
+    "drift_verdict_drift": (
+        "Dérive détectée : {n} variables sur {total} ont changé ({share}).",
+        "Drift detected: {n} of {total} inputs changed ({share}).",
+    ),
+    "drift_verdict_ok": (
+        "Pas de dérive d'ensemble : {n} variables sur {total} ont changé ({share}).",
+        "No overall drift: {n} of {total} inputs changed ({share}).",
+    ),
+    "drift_verdict_few": (
+        "Pas assez de données pour juger ({rows} lignes).",
+        "Not enough data to judge ({rows} rows).",
+    ),
+    "drift_meta": (
+        "Analyse du {at} : {ref} clients de référence contre {cur} nouveaux clients ; seuil "
+        "d'alerte {thr} de variables en dérive.",
+        "Analysis of {at}: {ref} reference clients against {cur} new clients; alert "
+        "threshold {thr} of drifting inputs.",
+    ),
+    "drift_prediction": (
+        "Scores : moyenne {ref} pour les clients de référence, {cur} pour les nouveaux "
+        "(PSI {psi}).",
+        "Scores: mean {ref} for reference clients, {cur} for new ones (PSI {psi}).",
+    ),
+    "drift_axis": ("PSI (indice de stabilité)", "PSI (population stability index)"),
+    "drift_alt": (
+        "Graphique en barres du PSI des {n} variables les plus changées ; les variables en "
+        "dérive sont hachurées. Les plus changées : {top}.",
+        "Bar chart of the PSI of the {n} most changed inputs; drifting inputs are hatched. "
+        "Most changed: {top}.",
+    ),
+    "drifted": ("en dérive", "drifting"),
+    "stable": ("stable", "stable"),
+}
+
+
+def t(key: str, lang: Lang, **values: object) -> str:
+    """The dashboard's text ``key`` in ``lang``, with ``values`` filled in."""
+    fr, en = _WORDS[key]
+    text = fr if lang == "fr" else en
+    return text.format(**values) if values else text
+
+
+def keys() -> list[str]:
+    """Every text key (tests check each has both languages)."""
+    return list(_WORDS)
+
+
+def number(value: float, lang: Lang, decimals: int = 0) -> str:
+    """A number with the language's separators: 1 234,5 in French, 1,234.5 in English."""
+    text = f"{value:,.{decimals}f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def percent(share: float, lang: Lang, decimals: int = 1) -> str:
+    """A share as a percentage: 0.094 -> '9,4 %' in French, '9.4%' in English."""
+    text = number(100 * share, lang, decimals)
+    return f"{text}\u00a0%" if lang == "fr" else f"{text}%"
+
+
+def points(share: float, lang: Lang) -> str:
+    """A difference of probabilities in percentage points, without a sign."""
+    return number(100 * abs(share), lang, 1)
+
+
+def money(value: float, lang: Lang) -> str:
+    """An amount, rounded to the unit."""
+    return number(value, lang, 0)
+
+
+def value_text(value: float | None, unit: str | None, lang: Lang) -> str:
+    """A comparison feature's value in its unit, as the API names it (years, amount, ...)."""
+    if value is None:
+        return t("not_given", lang)
+    if unit == "years":
+        return f"{number(value, lang, 1)} {'ans' if lang == 'fr' else 'years'}"
+    if unit == "amount":
+        return money(value, lang)
+    if unit == "ratio":
+        return percent(value, lang, 1)
+    if unit in ("count", "rating"):
+        return number(value, lang, 0)
+    return number(value, lang, 2)

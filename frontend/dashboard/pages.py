@@ -1,0 +1,722 @@
+"""The dashboard's pages: one function a panel, in the order of an advisor's journey.
+
+Client file: find a client, summary card, score, why, compare, what if, decision.
+New applicant: a file entered from scratch, scored and explained.
+The model: model card, global importance, data drift.
+
+Every panel runs through :func:`guarded`: an API failure becomes a clear message in the page
+(never a traceback), and the rest of the page still shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import streamlit as st
+
+from dashboard import api, charts, forms
+from dashboard.api import ApiError
+from dashboard.i18n import (
+    DEFAULT_LANG,
+    LANGS,
+    Lang,
+    money,
+    number,
+    percent,
+    points,
+    t,
+    value_text,
+)
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+VIEWS = ("client", "new", "model")
+VIEW_TITLES = {"client": "page_client", "new": "page_new", "model": "page_model"}
+SECTIONS = ("identity", "family", "employment", "loan", "income", "housing", "scores")
+SECTION_TITLES = {
+    "identity": "section_identity",
+    "family": "section_family",
+    "employment": "section_employment",
+    "housing": "section_housing",
+    "loan": "section_loan",
+    "income": "section_finances",
+    "scores": "section_external",
+}
+FILTERS = ("age_band", "gender", "contract_type", "income_type", "education")
+DEFAULT_COMPARED = ("EXT_SOURCE_MEAN", "AGE_YEARS", "CREDIT_INCOME_RATIO", "ANNUITY_INCOME_RATIO")
+#: Within this many probability points of the threshold, a file is "borderline".
+CLOSE_MARGIN = 0.02
+ICONS = {"accept": "✅", "refuse": "⛔"}
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def error_message(error: ApiError, lang: Lang) -> str:
+    """The sentence shown for a failed API call."""
+    return t(f"err_{error.kind}", lang, detail=error.message)
+
+
+def guarded(lang: Lang, panel: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
+    """Run a panel; on failure show a message in its place and return None."""
+    try:
+        return panel(*args, **kwargs)
+    except ApiError as error:
+        logger.warning("API call failed in %s: %s %s", panel.__name__, error.kind, error.message)
+        st.error(error_message(error, lang), icon="⚠️")
+    except Exception:  # a bug must not show a traceback to an advisor
+        logger.exception("panel %s failed", panel.__name__)
+        st.error(t("err_page", lang), icon="⚠️")
+    return None
+
+
+def _show(fig_alt: tuple[Any, str], key: str) -> None:
+    """A chart and, right under it, its text alternative."""
+    fig, alt = fig_alt
+    st.plotly_chart(fig, key=key, alt=alt, config={"displaylogo": False})
+    st.caption(f"{alt}")
+
+
+# ----------------------------------------------------------------------------- frame
+
+
+def _sidebar(lang: Lang) -> str:
+    with st.sidebar:
+        st.radio(
+            "Langue · Language",
+            LANGS,
+            format_func=lambda code: {"fr": "Français", "en": "English"}[code],
+            horizontal=True,
+            key="lang",
+        )
+        view = st.radio(
+            t("nav", lang),
+            VIEWS,
+            format_func=lambda v: t(VIEW_TITLES[v], lang),
+            key="view",
+        )
+    return str(view)
+
+
+def _health(lang: Lang) -> bool:
+    """Show the API's state in the sidebar; False (with a message) when it cannot be used."""
+    try:
+        state = api.health()
+    except ApiError as error:
+        st.error(error_message(error, lang), icon="⚠️")
+        if st.button(t("retry", lang)):
+            st.rerun()
+        with st.sidebar:
+            st.markdown(f"🔴 {t('api_down', lang)}")
+        return False
+    with st.sidebar:
+        st.markdown(f"🟢 {t('api_ok', lang, version=state.get('model_version') or '—')}")
+    return True
+
+
+def main() -> None:
+    """The whole dashboard, run by Streamlit at every interaction."""
+    if "lang" not in st.session_state:
+        asked = st.query_params.get("lang")
+        st.session_state["lang"] = asked if asked in LANGS else DEFAULT_LANG
+    lang: Lang = st.session_state["lang"]
+    view = st.session_state.get("view", "client")
+    st.set_page_config(
+        page_title=f"{t(VIEW_TITLES.get(view, 'page_client'), lang)} · Prêt à dépenser",
+        page_icon="💶",
+        layout="wide",
+    )
+    view = _sidebar(lang)
+    if api.load_config().token == "":
+        st.error(t("err_config", lang), icon="⚠️")
+        return
+    if not _health(lang):
+        return
+    if view == "new":
+        guarded(lang, new_applicant_page, lang)
+    elif view == "model":
+        model_page(lang)
+    else:
+        client_page(lang)
+
+
+# ----------------------------------------------------------------------------- client file
+
+
+def _open(client_id: int) -> None:
+    st.session_state["client_id"] = client_id
+    st.query_params["client"] = str(client_id)
+
+
+def _list_row(row: Mapping[str, Any], lang: Lang) -> str:
+    def amount(value: Any) -> str:
+        return "—" if value is None else money(float(value), lang)
+
+    age = row.get("age_years")
+    return t(
+        "list_row",
+        lang,
+        id=row["client_id"],
+        contract=row.get("contract_type") or "—",
+        income_type=row.get("income_type") or "—",
+        age="—" if age is None else f"{int(age)} {'ans' if lang == 'fr' else 'y'}",
+        income=amount(row.get("income")),
+        credit=amount(row.get("credit")),
+    )
+
+
+def find_client(lang: Lang) -> None:
+    """Search by ID, or browse and search the list of new clients."""
+    with st.form("find-id", border=False):
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        typed = left.text_input(t("find_id", lang), key="find-id-text", max_chars=12)
+        if right.form_submit_button(t("find_open", lang), type="primary"):
+            text = typed.strip()
+            if text.isdigit():
+                _open(int(text))
+            else:
+                st.warning(t("err_invalid", lang, detail=t("find_id", lang)), icon="⚠️")
+    query = st.text_input(
+        t("find_search", lang), key="find-q", help=t("find_search_help", lang), max_chars=100
+    )
+    cursors: list[int | None] = st.session_state.setdefault("find-cursors", [None])
+    if st.session_state.get("find-last-q") != query:
+        cursors[:] = [None]
+        st.session_state["find-last-q"] = query
+    page = api.list_clients(q=query, cursor=cursors[-1])
+    rows = page["clients"]
+    if not rows:
+        st.info(t("find_none", lang), icon="🔎")
+        return
+    labels = {row["client_id"]: _list_row(row, lang) for row in rows}
+    picked = st.selectbox(
+        t("find_pick", lang),
+        list(labels),
+        index=None,
+        format_func=lambda cid: labels[cid],
+        key=f"find-pick-{len(cursors)}-{query}",
+        placeholder=t("find_prompt", lang),
+    )
+    if picked is not None and picked != st.session_state.get("client_id"):
+        _open(int(picked))
+        st.rerun()
+    back, more = st.columns(2)
+    if len(cursors) > 1 and back.button(t("find_first", lang)):
+        cursors[:] = [None]
+        st.rerun()
+    if page.get("next_cursor") is not None and more.button(t("find_more", lang)):
+        cursors.append(int(page["next_cursor"]))
+        st.rerun()
+
+
+def client_page(lang: Lang) -> None:
+    """The client file: the advisor's journey, from finding a client to the decision."""
+    st.title(t("page_client", lang))
+    asked = st.query_params.get("client")
+    if "client_id" not in st.session_state and asked and asked.isdigit():
+        st.session_state["client_id"] = int(asked)
+    client_id: int | None = st.session_state.get("client_id")
+    with st.expander(t("find_title", lang), expanded=client_id is None, icon="🔎"):
+        guarded(lang, find_client, lang)
+    if client_id is None:
+        st.info(t("find_prompt", lang), icon="👆")
+        return
+    details = guarded(lang, summary_card, client_id, lang)
+    if details is None:
+        return
+    score = guarded(lang, score_panel, client_id, lang)
+    if score is None:
+        return
+    why, compare, whatif, decide = st.tabs(
+        [
+            f"💬 {t('why_title', lang)}",
+            f"📊 {t('compare_title', lang)}",
+            f"🧪 {t('whatif_title', lang)}",
+            f"📝 {t('decide_title', lang)}",
+        ]
+    )
+    with why:
+        guarded(lang, why_panel, client_id, score, lang)
+    with compare:
+        guarded(lang, compare_panel, client_id, details, lang)
+    with whatif:
+        guarded(lang, whatif_panel, client_id, score, lang)
+    with decide:
+        guarded(lang, decision_panel, client_id, score, lang)
+
+
+def summary_card(client_id: int, lang: Lang) -> dict[str, Any]:
+    """The client's descriptive fields, by section."""
+    details: dict[str, Any] = api.client(client_id, lang)
+    st.header(t("card_title", lang, id=client_id))
+    by_section: dict[str, list[dict[str, Any]]] = {}
+    for field in details["fields"]:
+        by_section.setdefault(field["section"], []).append(field)
+    shown = [s for s in SECTIONS if s in by_section]
+    for start in range(0, len(shown), 4):
+        for column, section in zip(st.columns(4), shown[start : start + 4], strict=False):
+            with column.container(border=True):
+                st.markdown(f"**{t(SECTION_TITLES[section], lang)}**")
+                lines = [
+                    f"{f['label']} : **{f['text']}**"
+                    if lang == "fr"
+                    else f"{f['label']}: **{f['text']}**"
+                    for f in by_section[section]
+                ]
+                st.markdown("  \n".join(lines))
+    return details
+
+
+def distance_sentence(probability: float, threshold: float, lang: Lang) -> str:
+    """How far the probability is from the threshold, in plain words."""
+    margin = probability - threshold
+    if abs(margin) < CLOSE_MARGIN:
+        key = "distance_close"
+    elif margin < 0:
+        key = "distance_far_below" if margin <= -threshold / 2 else "distance_below"
+    else:
+        key = "distance_far_above" if margin >= threshold else "distance_above"
+    return t(
+        key,
+        lang,
+        points=points(margin, lang),
+        prob=percent(probability, lang),
+        thr=percent(threshold, lang),
+    )
+
+
+def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
+    """Gauge, decision in words and with an icon, and the distance to the threshold."""
+    probability, threshold = float(score["probability"]), float(score["threshold"])
+    decision = str(score["decision"])
+    left, right = st.columns([3, 2])
+    with left:
+        _show(charts.gauge(probability, threshold, lang), key=f"gauge-{key}")
+    with right, st.container(border=True):
+        st.markdown(
+            f"{t('probability', lang)} : **{percent(probability, lang)}**"
+            if lang == "fr"
+            else f"{t('probability', lang)}: **{percent(probability, lang)}**"
+        )
+        st.markdown(f"{t('decision', lang)}")
+        st.markdown(f"## {ICONS[decision]} {t(decision, lang)}")
+        st.markdown(t(f"{decision}_long", lang))
+        st.markdown(distance_sentence(probability, threshold, lang))
+        st.caption(t("model_version", lang, version=score["model_version"]))
+
+
+def score_panel(client_id: int, lang: Lang) -> dict[str, Any]:
+    """The client's score."""
+    score: dict[str, Any] = api.score(client_id)
+    st.subheader(f"🎯 {t('score_title', lang)}")
+    score_view(score, lang, key=str(client_id))
+    card = guarded(lang, api.model_card, lang)
+    if card and card.get("cost_fn") and card.get("cost_fp"):
+        st.caption(t("cost_note", lang, fn=float(card["cost_fn"]) / float(card["cost_fp"])))
+    return score
+
+
+def explanation_view(explanation: Mapping[str, Any], lang: Lang, key: str) -> None:
+    """Contributions as a chart and as sentences, the decision's main reasons first."""
+    items = explanation["contributions"]
+    _show(charts.contributions(items, lang), key=f"why-{key}")
+    raising = sorted(
+        (i for i in items if i["direction"] == "raises"), key=lambda i: -i["contribution"]
+    )
+    lowering = sorted(
+        (i for i in items if i["direction"] == "lowers"), key=lambda i: i["contribution"]
+    )
+    refused = explanation["decision"] == "refuse"
+    st.markdown(t("why_intro_refuse" if refused else "why_intro_accept", lang))
+    first, second = (raising, lowering) if refused else (lowering, raising)
+    first_title, second_title = (
+        ("why_raise", "why_lower") if refused else ("why_lower", "why_raise")
+    )
+    left, right = st.columns(2)
+    for column, title, group, icon in (
+        (left, first_title, first, "▲" if refused else "▼"),
+        (right, second_title, second, "▼" if refused else "▲"),
+    ):
+        with column:
+            st.markdown(f"**{icon} {t(title, lang)}**")
+            if group:
+                st.markdown("\n".join(f"{n}. {i['sentence']}" for n, i in enumerate(group, 1)))
+            else:
+                st.markdown(t("why_none", lang))
+    st.caption(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))
+
+
+def why_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
+    """Why this score: the local explanation."""
+    st.subheader(t("why_title", lang))
+    top = st.slider(t("why_top", lang), 5, 20, 10, key=f"why-top-{client_id}")
+    explanation = api.explanation(client_id, lang, top=top)
+    explanation_view(explanation, lang, key=str(client_id))
+
+
+def _filter_choice(name: str, own: str | None, lang: Lang, key: str) -> str | None:
+    options: list[str | None] = [None, "same"] if own else [None]
+    return st.selectbox(
+        t(f"filter_{name}", lang),
+        options,
+        format_func=lambda v: (
+            t("filter_all", lang)
+            if v is None
+            else f"{t('filter_same', lang)} ({str(own).replace('_', ' ')})"
+        ),
+        key=key,
+    )
+
+
+def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> None:
+    """The client among reference clients: distributions, two features together, similar."""
+    st.subheader(t("compare_title", lang))
+    own: Mapping[str, str | None] = details.get("groups", {})
+    st.markdown(f"**{t('compare_group', lang)}**", help=t("compare_group_help", lang))
+    filters: dict[str, str] = {}
+    for column, name in zip(st.columns(len(FILTERS)), FILTERS, strict=True):
+        with column:
+            chosen = _filter_choice(name, own.get(name), lang, key=f"filter-{name}-{client_id}")
+        if chosen:
+            filters[name] = chosen
+    everything = api.comparison(client_id, lang, [], filters)
+    group = everything["group"]
+    st.markdown(
+        t(
+            "group_size",
+            lang,
+            size=number(group["size"], lang),
+            defaulted=number(group["by_class"]["defaulted"], lang),
+            rate=percent(group["default_rate"], lang),
+        )
+    )
+    by_name = {f["feature"]: f for f in everything["features"]}
+    labels = {name: f["label"] for name, f in by_name.items()}
+    chosen_features = st.multiselect(
+        t("compare_features", lang),
+        list(by_name),
+        default=[f for f in DEFAULT_COMPARED if f in by_name][:3],
+        format_func=lambda name: labels[name],
+        key=f"compare-features-{client_id}",
+    )
+    for name in chosen_features:
+        feature = by_name[name]
+        value, pct = feature.get("client_value"), feature.get("percentile")
+        if value is None or pct is None:
+            st.markdown(t("percentile_missing", lang, label=feature["label"]))
+        else:
+            st.markdown(
+                t(
+                    "percentile",
+                    lang,
+                    label=feature["label"],
+                    value=value_text(float(value), feature.get("unit"), lang),
+                    pct=percent(float(pct) / 100, lang, 0),
+                )
+            )
+        _show(charts.distribution(feature, lang), key=f"dist-{client_id}-{name}")
+        missing = feature["missing"]
+        if missing["repaid"] or missing["defaulted"]:
+            st.caption(
+                t(
+                    "missing_note",
+                    lang,
+                    repaid="< 5" if missing["repaid"] is None else number(missing["repaid"], lang),
+                    defaulted="< 5"
+                    if missing["defaulted"] is None
+                    else number(missing["defaulted"], lang),
+                )
+            )
+    st.caption(t("hidden_cells", lang, n=everything["min_cell_count"]))
+
+    st.subheader(t("bivariate_title", lang))
+    names = list(by_name)
+    left, right = st.columns(2)
+    x = left.selectbox(
+        t("bivariate_x", lang),
+        names,
+        index=names.index("AMT_CREDIT") if "AMT_CREDIT" in names else 0,
+        format_func=lambda n: labels[n],
+        key=f"biv-x-{client_id}",
+    )
+    y = right.selectbox(
+        t("bivariate_y", lang),
+        names,
+        index=names.index("AGE_YEARS") if "AGE_YEARS" in names else 1,
+        format_func=lambda n: labels[n],
+        key=f"biv-y-{client_id}",
+    )
+    if x != y:
+        _show(
+            charts.bivariate(api.bivariate(client_id, lang, x, y, filters), lang),
+            key=f"biv-{client_id}",
+        )
+    guarded(lang, similar_panel, client_id, by_name, lang)
+
+
+def similar_panel(client_id: int, features: Mapping[str, Any], lang: Lang) -> None:
+    """The k most similar reference clients, in aggregate."""
+    answer = api.similar(client_id)
+    st.subheader(t("similar_title", lang))
+    st.markdown(
+        t(
+            "similar_text",
+            lang,
+            k=answer["k"],
+            n=answer["n_defaulted"],
+            rate=percent(answer["default_rate"], lang),
+            ref=percent(answer["reference_default_rate"], lang),
+        )
+    )
+    rows = []
+    for name, value in answer["medians"].items():
+        feature = features.get(name, {})
+        rows.append(
+            {
+                t("feature", lang): feature.get("label", name),
+                t("value", lang): value_text(value, feature.get("unit"), lang),
+            }
+        )
+    st.markdown(f"**{t('similar_medians', lang)}**")
+    st.table(rows)
+
+
+def whatif_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
+    """Edit the main fields of the file and see the score and explanation again."""
+    st.subheader(t("whatif_title", lang))
+    st.markdown(t("whatif_intro", lang))
+    original = api.application(client_id)["application"]
+    results: dict[int, Any] = st.session_state.setdefault("whatif-results", {})
+    version = st.session_state.setdefault("whatif-version", {}).get(client_id, 0)
+    with st.form(f"whatif-{client_id}"):
+        edited = forms.application_form(
+            forms.WHATIF_FIELDS, original, key=f"whatif-{client_id}-{version}", lang=lang
+        )
+        run = st.form_submit_button(t("whatif_run", lang), type="primary")
+    if st.button(t("whatif_reset", lang), key=f"whatif-reset-{client_id}"):
+        st.session_state["whatif-version"][client_id] = version + 1
+        results.pop(client_id, None)
+        st.rerun()
+    if run:
+        results[client_id] = {
+            "score": api.score_application(edited),
+            "explanation": api.explain_application(edited, lang),
+            "changed": forms.changed_fields(original, edited, lang),
+        }
+    result = results.get(client_id)
+    if result is None:
+        return
+    st.markdown(f"### {t('whatif_result', lang)}")
+    changed = result["changed"]
+    st.markdown(
+        t("whatif_changed", lang, fields=", ".join(changed))
+        if changed
+        else t("whatif_nochange", lang)
+    )
+    before, after = float(score["probability"]), float(result["score"]["probability"])
+    sign = "+" if after >= before else "−"
+    st.markdown(
+        t(
+            "whatif_delta",
+            lang,
+            delta=f"{sign}{points(after - before, lang)}",
+            before=percent(before, lang),
+            after=percent(after, lang),
+        )
+    )
+    score_view(result["score"], lang, key=f"whatif-{client_id}")
+    explanation_view(result["explanation"], lang, key=f"whatif-{client_id}")
+
+
+def _when(text: str, lang: Lang) -> str:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return moment.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
+
+
+def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
+    """Record the advisor's decision with a comment, and show earlier decisions."""
+    st.subheader(t("decide_title", lang))
+    choices = ("accept", "refuse")
+    with st.form(f"decide-{client_id}", clear_on_submit=False):
+        choice = st.radio(
+            t("decide_choice", lang),
+            choices,
+            index=choices.index(str(score["decision"])),
+            format_func=lambda c: f"{ICONS[c]} {t(c, lang)}",
+            horizontal=True,
+            key=f"decide-choice-{client_id}",
+        )
+        comment = st.text_area(
+            t("decide_comment", lang), max_chars=1000, key=f"decide-comment-{client_id}"
+        )
+        submitted = st.form_submit_button(t("decide_submit", lang), type="primary")
+    if submitted:
+        if choice != score["decision"] and not comment.strip():
+            st.warning(t("decide_need_reason", lang), icon="✍️")
+        else:
+            record = api.record_decision(client_id, str(choice), comment.strip())
+            st.success(t("decide_done", lang, at=_when(record["decided_at"], lang)), icon="✅")
+    elif choice != score["decision"]:
+        st.info(t("decide_against", lang), icon="✍️")
+    st.markdown(f"**{t('decide_history', lang)}**")
+    history = api.decisions(client_id)["decisions"]
+    if not history:
+        st.markdown(t("decide_none", lang))
+        return
+    st.table(
+        [
+            {
+                t("col_at", lang): _when(d["decided_at"], lang),
+                t("col_decision", lang): f"{ICONS.get(d['decision'], '')} {t(d['decision'], lang)}",
+                t("col_comment", lang): d.get("comment") or "",
+                t("col_advisor", lang): d.get("advisor") or "",
+                t("col_probability", lang): percent(float(d["probability"]), lang),
+                t("col_model", lang): d.get("model_version") or "",
+            }
+            for d in reversed(history)
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------- new applicant
+
+
+def new_applicant_page(lang: Lang) -> None:
+    """A file entered from scratch, scored and explained (nothing is stored)."""
+    st.title(t("new_title", lang))
+    st.markdown(t("new_intro", lang))
+    version = st.session_state.setdefault("new-version", 0)
+    with st.form("new-applicant"):
+        application = forms.application_form(forms.NEW_FIELDS, {}, f"new-{version}", lang)
+        with st.expander(t("new_more", lang)):
+            application = forms.application_form(
+                forms.NEW_OPTIONAL_FIELDS, application, f"new-more-{version}", lang
+            )
+        run = st.form_submit_button(t("new_run", lang), type="primary")
+    if run:
+        st.session_state["new-result"] = {
+            "score": api.score_application(application),
+            "explanation": api.explain_application(application, lang),
+        }
+    result = st.session_state.get("new-result")
+    if result is None:
+        return
+    score_view(result["score"], lang, key="new")
+    st.subheader(t("why_title", lang))
+    explanation_view(result["explanation"], lang, key="new")
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def model_page(lang: Lang) -> None:
+    """Model card, global importance and data drift."""
+    st.title(t("model_title", lang))
+    guarded(lang, model_card_panel, lang)
+    guarded(lang, importance_panel, lang)
+    guarded(lang, drift_panel, lang)
+
+
+def model_card_panel(lang: Lang) -> None:
+    """What the model is, how it was chosen, how well it does."""
+    card = api.model_card(lang)
+    st.subheader(t("model_card", lang))
+    metrics = card.get("metrics", {})
+    training = card.get("training_data", {})
+    st.markdown(
+        f"{t('model_version', lang, version=card['model_version'])} · "
+        f"{t('model_type', lang)} : **{card.get('model_type') or '—'}** · "
+        f"{t('model_trained', lang)} **{_when(card.get('created_at') or '', lang)}**"
+    )
+    row = st.columns(4)
+    row[0].metric(t("threshold", lang), percent(float(card["threshold"]), lang))
+    row[1].metric(t("metric_auc", lang), number(float(metrics.get("cv_auc", 0)), lang, 3))
+    row[2].metric(t("metric_recall", lang), percent(float(metrics.get("recall", 0)), lang))
+    row[3].metric(t("metric_refusal", lang), percent(float(metrics.get("refusal_rate", 0)), lang))
+    row = st.columns(4)
+    row[0].metric(
+        t("metric_cost", lang), number(float(metrics.get("cv_cost_per_client", 0)), lang, 3)
+    )
+    row[1].metric(t("model_clients", lang), number(float(training.get("n_clients", 0)), lang))
+    row[2].metric(
+        t("model_default_rate", lang), percent(float(training.get("default_rate", 0)), lang)
+    )
+    if card.get("cost_fn") and card.get("cost_fp"):
+        st.caption(t("cost_note", lang, fn=float(card["cost_fn"]) / float(card["cost_fp"])))
+    candidates: Sequence[Mapping[str, Any]] = card.get("comparison") or []
+    if candidates:
+        with st.expander(t("model_candidates", lang)):
+            st.table(
+                [
+                    {
+                        "model": c.get("model"),
+                        "imbalance": c.get("imbalance"),
+                        "AUC": c.get("auc"),
+                        t("metric_cost", lang): c.get("cost_per_client"),
+                        t("threshold", lang): c.get("threshold"),
+                    }
+                    for c in candidates
+                ]
+            )
+
+
+def importance_panel(lang: Lang) -> None:
+    """Global importance (mean |TreeSHAP|)."""
+    answer = api.importance(lang, top=15)
+    _show(charts.importance(answer["features"], lang), key="importance")
+    st.caption(answer.get("method", ""))
+
+
+def drift_panel(lang: Lang) -> None:
+    """The latest data-drift summary, if one was published."""
+    st.subheader(t("drift_title", lang))
+    try:
+        summary = api.drift()
+    except ApiError as error:
+        if error.kind == "not_found":
+            st.info(t("drift_none", lang), icon="ℹ️")
+            return
+        raise
+    n, total = int(summary.get("n_drifted", 0)), int(summary.get("n_features", 0))
+    share = percent(float(summary.get("drift_share", 0)), lang)
+    verdict = summary.get("verdict")
+    if verdict == "drift":
+        st.warning(t("drift_verdict_drift", lang, n=n, total=total, share=share), icon="📉")
+    elif verdict == "insufficient data":
+        rows = summary.get("current", {}).get("rows", 0)
+        st.info(t("drift_verdict_few", lang, rows=rows), icon="ℹ️")
+    else:
+        st.success(t("drift_verdict_ok", lang, n=n, total=total, share=share), icon="✅")
+    st.caption(
+        t(
+            "drift_meta",
+            lang,
+            at=_when(str(summary.get("generated_at", "")), lang),
+            ref=number(float(summary.get("reference", {}).get("rows", 0)), lang),
+            cur=number(float(summary.get("current", {}).get("rows", 0)), lang),
+            thr=percent(float(summary.get("share_threshold", 0)), lang, 0),
+        )
+    )
+    prediction = summary.get("prediction") or {}
+    if prediction:
+        st.markdown(
+            t(
+                "drift_prediction",
+                lang,
+                ref=percent(float(prediction.get("reference_mean", 0)), lang),
+                cur=percent(float(prediction.get("current_mean", 0)), lang),
+                psi=number(float(prediction.get("psi", 0)), lang, 3),
+            )
+        )
+    features = sorted(summary.get("features", []), key=lambda f: -(f.get("psi") or 0.0))[:15]
+    if features:
+        _show(charts.drift(features, lang), key="drift")
