@@ -29,14 +29,15 @@ HATCH = "/"
 FONT = {"family": "Source Sans Pro, Arial, sans-serif", "size": 15, "color": INK}
 
 
-def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+def _layout(fig: go.Figure, title: str, lang: Lang, height: int = 380) -> go.Figure:
     fig.update_layout(
+        separators=", " if lang == "fr" else ".,",
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
         template="plotly_white",
         font=FONT,
         height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "x": 1, "xanchor": "right"},
         hoverlabel={"font": {"size": 14}},
     )
     return fig
@@ -50,7 +51,11 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
         go.Indicator(
             mode="gauge+number",
             value=100 * probability,
-            number={"suffix": " %", "valueformat": ".1f", "font": {"size": 40, "color": INK}},
+            number={
+                "suffix": "\u00a0%" if lang == "fr" else "%",
+                "valueformat": ".1f",
+                "font": {"size": 40, "color": INK},
+            },
             gauge={
                 "shape": "angular",
                 "axis": {
@@ -74,29 +79,22 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
         )
     )
     fig.add_annotation(
-        x=0.12,
+        x=0.0,
         y=0.0,
+        xanchor="left",
         text=f"◀ {t('zone_accept', lang)}",
         showarrow=False,
         font={"color": INK, "size": 14},
     )
     fig.add_annotation(
-        x=0.88,
+        x=1.0,
         y=0.0,
+        xanchor="right",
         text=f"{t('zone_refuse', lang)} ▶",
         showarrow=False,
         font={"color": INK, "size": 14},
     )
-    fig.add_annotation(
-        x=0.5,
-        y=0.0,
-        text=f"{t('threshold', lang)} : {percent(threshold, lang)}"
-        if lang == "fr"
-        else f"{t('threshold', lang)}: {percent(threshold, lang)}",
-        showarrow=False,
-        font={"color": INK, "size": 14},
-    )
-    _layout(fig, t("probability", lang), height=300)
+    _layout(fig, t("probability", lang), lang, height=300)
     alt = t(
         "gauge_alt",
         lang,
@@ -110,10 +108,7 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
 def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, str]:
     """Horizontal bars of TreeSHAP contributions, strongest at the top, hatched when raising."""
     ordered = sorted(items, key=lambda item: abs(float(item["contribution"])))
-    labels = [
-        f"{item['label']} = {item['value']}" if item.get("value") else str(item["label"])
-        for item in ordered
-    ]
+    labels = unique([_factor_label(item, lang) for item in ordered])
     values = [float(item["contribution"]) for item in ordered]
     raising = [v > 0 for v in values]
     fig = go.Figure(
@@ -126,7 +121,7 @@ def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
                 "pattern": {"shape": [HATCH if r else "" for r in raising], "fgcolor": "white"},
                 "line": {"color": INK, "width": 0.5},
             },
-            text=[f"{'▲' if r else '▼'} {t('raises' if r else 'lowers', lang)}" for r in raising],
+            texttemplate="%{x:+.2f}",
             textposition="outside",
             cliponaxis=False,
             customdata=[item.get("sentence", "") for item in ordered],
@@ -135,13 +130,38 @@ def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     )
     fig.update_xaxes(title=t("why_axis", lang), zeroline=True, zerolinecolor=INK)
     fig.update_yaxes(automargin=True)
-    _layout(fig, t("why_title", lang), height=max(300, 34 * len(items) + 120))
+    _layout(fig, t("why_title", lang), lang, height=max(300, 34 * len(items) + 120))
     n_raise = sum(raising)
     first = ordered[-1]["sentence"] if ordered else t("why_none", lang)
     alt = t(
         "why_alt", lang, n=len(items), raise_n=n_raise, lower_n=len(items) - n_raise, first=first
     )
     return fig, alt
+
+
+def _factor_label(item: Mapping[str, Any], lang: Lang) -> str:
+    """A factor's name for the chart: its direction, its label and the client's value.
+
+    A category level (``kind == "level"``) says whether the client has that level.
+    """
+    arrow = "▲" if float(item["contribution"]) > 0 else "▼"
+    label, value = str(item["label"]), item.get("value")
+    if item.get("kind") == "level" and value:
+        has = label.endswith(str(value))
+        answer = ("oui" if has else "non") if lang == "fr" else ("yes" if has else "no")
+        return f"{arrow} {label} ? {answer}"
+    return f"{arrow} {label} = {value}" if value else f"{arrow} {label}"
+
+
+def unique(labels: Sequence[str]) -> list[str]:
+    """Labels made distinct (plotly merges bars with the same category name)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        count = seen.get(label, 0)
+        seen[label] = count + 1
+        out.append(label + "\u200b" * count)
+    return out
 
 
 def _shares(counts: Sequence[int | None]) -> list[float | None]:
@@ -183,7 +203,7 @@ def distribution(feature: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str
     fig.update_layout(barmode="overlay", bargap=0)
     fig.update_xaxes(title=label)
     fig.update_yaxes(title=t("share_of_class", lang))
-    _layout(fig, label, height=320)
+    _layout(fig, label, lang, height=320)
     pct = feature.get("percentile")
     alt = t(
         "dist_alt",
@@ -266,7 +286,7 @@ def bivariate(answer: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
             cell_rate = rates[xi][yi]
     fig.update_xaxes(title=x_axis["label"])
     fig.update_yaxes(title=y_axis["label"])
-    _layout(fig, f"{x_axis['label']} × {y_axis['label']}", height=440)
+    _layout(fig, f"{x_axis['label']} × {y_axis['label']}", lang, height=440)
     alt = t(
         "biv_alt",
         lang,
@@ -285,7 +305,7 @@ def importance(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     fig = go.Figure(
         go.Bar(
             x=[float(f["mean_abs_shap"]) for f in ordered],
-            y=[str(f["label"]) for f in ordered],
+            y=unique([str(f["label"]) for f in ordered]),
             orientation="h",
             marker={"color": BLUE, "line": {"color": INK, "width": 0.5}},
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
@@ -293,7 +313,7 @@ def importance(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     )
     fig.update_xaxes(title=t("importance_axis", lang))
     fig.update_yaxes(automargin=True)
-    _layout(fig, t("importance_title", lang), height=max(320, 28 * len(features) + 120))
+    _layout(fig, t("importance_title", lang), lang, height=max(320, 28 * len(features) + 120))
     top = ", ".join(str(f["label"]) for f in features[:3])
     return fig, t("importance_alt", lang, n=len(features), top=top)
 
@@ -305,7 +325,7 @@ def drift(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure,
     fig = go.Figure(
         go.Bar(
             x=[float(f.get("psi") or 0.0) for f in ordered],
-            y=[str(f.get("label") or f["name"]) for f in ordered],
+            y=unique([str(f.get("label") or f["name"]) for f in ordered]),
             orientation="h",
             marker={
                 "color": [VERMILLION if d else BLUE for d in drifted],
@@ -320,6 +340,6 @@ def drift(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure,
     )
     fig.update_xaxes(title=t("drift_axis", lang))
     fig.update_yaxes(automargin=True)
-    _layout(fig, t("drift_title", lang), height=max(300, 28 * len(features) + 120))
+    _layout(fig, t("drift_title", lang), lang, height=max(300, 28 * len(features) + 120))
     top = ", ".join(str(f.get("label") or f["name"]) for f in features[:3])
     return fig, t("drift_alt", lang, n=len(features), top=top)

@@ -52,7 +52,9 @@ FILTERS = ("age_band", "gender", "contract_type", "income_type", "education")
 DEFAULT_COMPARED = ("EXT_SOURCE_MEAN", "AGE_YEARS", "CREDIT_INCOME_RATIO", "ANNUITY_INCOME_RATIO")
 #: Within this many probability points of the threshold, a file is "borderline".
 CLOSE_MARGIN = 0.02
-ICONS = {"accept": "✅", "refuse": "⛔"}
+#: Material icons ship with Streamlit (no emoji font needed on the advisor's machine).
+ICONS = {"accept": ":material/check_circle:", "refuse": ":material/block:"}
+WARN = ":material/warning:"
 
 
 # ----------------------------------------------------------------------------- errors
@@ -69,17 +71,17 @@ def guarded(lang: Lang, panel: Callable[P, R], *args: P.args, **kwargs: P.kwargs
         return panel(*args, **kwargs)
     except ApiError as error:
         logger.warning("API call failed in %s: %s %s", panel.__name__, error.kind, error.message)
-        st.error(error_message(error, lang), icon="⚠️")
+        st.error(error_message(error, lang), icon=WARN)
     except Exception:  # a bug must not show a traceback to an advisor
         logger.exception("panel %s failed", panel.__name__)
-        st.error(t("err_page", lang), icon="⚠️")
+        st.error(t("err_page", lang), icon=WARN)
     return None
 
 
 def _show(fig_alt: tuple[Any, str], key: str) -> None:
     """A chart and, right under it, its text alternative."""
     fig, alt = fig_alt
-    st.plotly_chart(fig, key=key, alt=alt, config={"displaylogo": False})
+    st.plotly_chart(fig, key=key, alt=alt, theme=None, config={"displaylogo": False})
     st.caption(f"{alt}")
 
 
@@ -109,14 +111,16 @@ def _health(lang: Lang) -> bool:
     try:
         state = api.health()
     except ApiError as error:
-        st.error(error_message(error, lang), icon="⚠️")
+        st.error(error_message(error, lang), icon=WARN)
         if st.button(t("retry", lang)):
             st.rerun()
         with st.sidebar:
-            st.markdown(f"🔴 {t('api_down', lang)}")
+            st.markdown(f":material/cloud_off: {t('api_down', lang)}")
         return False
     with st.sidebar:
-        st.markdown(f"🟢 {t('api_ok', lang, version=state.get('model_version') or '—')}")
+        st.markdown(
+            f":material/cloud_done: {t('api_ok', lang, version=state.get('model_version') or '—')}"
+        )
     return True
 
 
@@ -129,12 +133,12 @@ def main() -> None:
     view = st.session_state.get("view", "client")
     st.set_page_config(
         page_title=f"{t(VIEW_TITLES.get(view, 'page_client'), lang)} · Prêt à dépenser",
-        page_icon="💶",
+        page_icon=":material/credit_score:",
         layout="wide",
     )
     view = _sidebar(lang)
     if api.load_config().token == "":
-        st.error(t("err_config", lang), icon="⚠️")
+        st.error(t("err_config", lang), icon=WARN)
         return
     if not _health(lang):
         return
@@ -181,7 +185,7 @@ def find_client(lang: Lang) -> None:
             if text.isdigit():
                 _open(int(text))
             else:
-                st.warning(t("err_invalid", lang, detail=t("find_id", lang)), icon="⚠️")
+                st.warning(t("err_invalid", lang, detail=t("find_id", lang)), icon=WARN)
     query = st.text_input(
         t("find_search", lang), key="find-q", help=t("find_search_help", lang), max_chars=100
     )
@@ -192,7 +196,7 @@ def find_client(lang: Lang) -> None:
     page = api.list_clients(q=query, cursor=cursors[-1])
     rows = page["clients"]
     if not rows:
-        st.info(t("find_none", lang), icon="🔎")
+        st.info(t("find_none", lang), icon=":material/search:")
         return
     labels = {row["client_id"]: _list_row(row, lang) for row in rows}
     picked = st.selectbox(
@@ -222,10 +226,10 @@ def client_page(lang: Lang) -> None:
     if "client_id" not in st.session_state and asked and asked.isdigit():
         st.session_state["client_id"] = int(asked)
     client_id: int | None = st.session_state.get("client_id")
-    with st.expander(t("find_title", lang), expanded=client_id is None, icon="🔎"):
+    with st.expander(t("find_title", lang), expanded=client_id is None, icon=":material/search:"):
         guarded(lang, find_client, lang)
     if client_id is None:
-        st.info(t("find_prompt", lang), icon="👆")
+        st.info(t("find_prompt", lang), icon=":material/person_search:")
         return
     details = guarded(lang, summary_card, client_id, lang)
     if details is None:
@@ -235,10 +239,10 @@ def client_page(lang: Lang) -> None:
         return
     why, compare, whatif, decide = st.tabs(
         [
-            f"💬 {t('why_title', lang)}",
-            f"📊 {t('compare_title', lang)}",
-            f"🧪 {t('whatif_title', lang)}",
-            f"📝 {t('decide_title', lang)}",
+            f":material/help: {t('why_title', lang)}",
+            f":material/bar_chart: {t('compare_title', lang)}",
+            f":material/tune: {t('whatif_title', lang)}",
+            f":material/edit_note: {t('decide_title', lang)}",
         ]
     )
     with why:
@@ -304,6 +308,11 @@ def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
             if lang == "fr"
             else f"{t('probability', lang)}: **{percent(probability, lang)}**"
         )
+        st.markdown(
+            f"{t('threshold', lang)} : **{percent(threshold, lang)}**"
+            if lang == "fr"
+            else f"{t('threshold', lang)}: **{percent(threshold, lang)}**"
+        )
         st.markdown(f"{t('decision', lang)}")
         st.markdown(f"## {ICONS[decision]} {t(decision, lang)}")
         st.markdown(t(f"{decision}_long", lang))
@@ -314,7 +323,7 @@ def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
 def score_panel(client_id: int, lang: Lang) -> dict[str, Any]:
     """The client's score."""
     score: dict[str, Any] = api.score(client_id)
-    st.subheader(f"🎯 {t('score_title', lang)}")
+    st.subheader(f":material/speed: {t('score_title', lang)}")
     score_view(score, lang, key=str(client_id))
     card = guarded(lang, api.model_card, lang)
     if card and card.get("cost_fn") and card.get("cost_fp"):
@@ -561,12 +570,15 @@ def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None
         submitted = st.form_submit_button(t("decide_submit", lang), type="primary")
     if submitted:
         if choice != score["decision"] and not comment.strip():
-            st.warning(t("decide_need_reason", lang), icon="✍️")
+            st.warning(t("decide_need_reason", lang), icon=":material/edit:")
         else:
             record = api.record_decision(client_id, str(choice), comment.strip())
-            st.success(t("decide_done", lang, at=_when(record["decided_at"], lang)), icon="✅")
+            st.success(
+                t("decide_done", lang, at=_when(record["decided_at"], lang)),
+                icon=":material/check_circle:",
+            )
     elif choice != score["decision"]:
-        st.info(t("decide_against", lang), icon="✍️")
+        st.info(t("decide_against", lang), icon=":material/edit:")
     st.markdown(f"**{t('decide_history', lang)}**")
     history = api.decisions(client_id)["decisions"]
     if not history:
@@ -683,19 +695,25 @@ def drift_panel(lang: Lang) -> None:
         summary = api.drift()
     except ApiError as error:
         if error.kind == "not_found":
-            st.info(t("drift_none", lang), icon="ℹ️")
+            st.info(t("drift_none", lang), icon=":material/info:")
             return
         raise
     n, total = int(summary.get("n_drifted", 0)), int(summary.get("n_features", 0))
     share = percent(float(summary.get("drift_share", 0)), lang)
     verdict = summary.get("verdict")
     if verdict == "drift":
-        st.warning(t("drift_verdict_drift", lang, n=n, total=total, share=share), icon="📉")
+        st.warning(
+            t("drift_verdict_drift", lang, n=n, total=total, share=share),
+            icon=":material/trending_down:",
+        )
     elif verdict == "insufficient data":
         rows = summary.get("current", {}).get("rows", 0)
-        st.info(t("drift_verdict_few", lang, rows=rows), icon="ℹ️")
+        st.info(t("drift_verdict_few", lang, rows=rows), icon=":material/info:")
     else:
-        st.success(t("drift_verdict_ok", lang, n=n, total=total, share=share), icon="✅")
+        st.success(
+            t("drift_verdict_ok", lang, n=n, total=total, share=share),
+            icon=":material/check_circle:",
+        )
     st.caption(
         t(
             "drift_meta",
