@@ -14,6 +14,16 @@ DATA ?= $(BUILD)/data
 ARTIFACTS ?= $(BUILD)/artifacts
 STORE ?= $(BUILD)/store
 API_PORT ?= 8000
+# The advisors' dashboard (Streamlit) and the API it talks to (make dashboard: any API).
+DASHBOARD_PORT ?= 8501
+API_URL ?= http://127.0.0.1:$(API_PORT)
+STREAMLIT_FLAGS = --server.headless true --browser.gatherUsageStats false \
+	--server.address 127.0.0.1 --server.port $(DASHBOARD_PORT)
+# The browser test drives Debian's Chromium through its driver (make browser installs both).
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+# The API token: from the environment, else the last API_TOKEN line of .env (make env).
+READ_TOKEN = export API_TOKEN="$${API_TOKEN:-$$(sed -n 's/^API_TOKEN=//p' .env 2>/dev/null | tail -n 1)}"
 # make demo: data large enough to be meaningful, trained in a few minutes on 2 cores.
 DEMO_N_TRAIN ?= 100000
 DEMO_N_NEW ?= 48744
@@ -24,7 +34,7 @@ SEED ?= 42
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install build demo env serve test lint typecheck format data train train-full predict bench mlflow-ui lock clean
+.PHONY: help install build demo env serve dashboard browser test lint typecheck format data train train-full predict bench mlflow-ui lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,12 +57,24 @@ build: $(SAM_STAMP)  ## sam validate --lint + sam build (no Docker needed)
 	$(SAM) validate --lint --region $(REGION)
 	$(SAM) build --region $(REGION)
 
-demo: install  ## generate data, train, publish to the local store, start the API
+demo: install  ## generate data, train, publish, then start the API (:8000) and the dashboard (:8501)
 	$(BIN)/creditscore generate --out $(DATA) --n-train $(DEMO_N_TRAIN) --n-new $(DEMO_N_NEW) --seed $(SEED)
 	$(BIN)/creditscore train --data $(DATA) --out $(ARTIFACTS) --trials $(DEMO_TRIALS)
 	$(BIN)/creditscore publish --model $(ARTIFACTS)/latest --data $(DATA) --store local:$(STORE)
 	@$(MAKE) --no-print-directory env
-	$(BIN)/creditscore serve --store local:$(STORE) --host 127.0.0.1 --port $(API_PORT)
+	@# The API runs in the background and is stopped when the dashboard stops (Ctrl-C stops both).
+	@$(READ_TOKEN); \
+	if (exec 3<>/dev/tcp/127.0.0.1/$(API_PORT)) 2>/dev/null; then \
+		echo "port $(API_PORT) is already in use (an API still running?): stop it or set API_PORT" >&2; exit 1; fi; \
+	$(BIN)/creditscore serve --store local:$(STORE) --host 127.0.0.1 --port $(API_PORT) & api=$$!; \
+	trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null; echo "API stopped"' EXIT; trap 'exit 130' INT TERM; \
+	for i in $$(seq 120); do \
+		(exec 3<>/dev/tcp/127.0.0.1/$(API_PORT)) 2>/dev/null && break; \
+		kill -0 $$api 2>/dev/null || { echo "the API failed to start (see above)" >&2; exit 1; }; \
+		sleep 0.5; done; \
+	echo; echo "API:       http://127.0.0.1:$(API_PORT)/docs  (token: API_TOKEN in $(CURDIR)/.env)"; \
+	echo "Dashboard: http://127.0.0.1:$(DASHBOARD_PORT)"; echo "Ctrl-C stops both."; echo; \
+	API_URL=http://127.0.0.1:$(API_PORT) $(BIN)/python -m streamlit run frontend/app.py $(STREAMLIT_FLAGS)
 
 env:  ## write .env with a random API_TOKEN if there is none
 	@if ! grep -qs '^API_TOKEN=' .env; then \
@@ -65,7 +87,28 @@ serve: install  ## start the API on the local store (after make demo)
 	@$(MAKE) --no-print-directory env
 	$(BIN)/creditscore serve --store local:$(STORE) --host 127.0.0.1 --port $(API_PORT)
 
-test: install  ## run the whole test suite
+dashboard: install  ## start only the dashboard on :8501 against a running API (API_URL=...)
+	@$(READ_TOKEN); \
+	if [ -z "$$API_TOKEN" ]; then \
+		echo "no API_TOKEN in the environment nor in $(CURDIR)/.env (make serve writes one)" >&2; exit 1; fi; \
+	echo "Dashboard: http://127.0.0.1:$(DASHBOARD_PORT)  (API: $(API_URL))"; \
+	exec env API_URL=$(API_URL) $(BIN)/python -m streamlit run frontend/app.py $(STREAMLIT_FLAGS)
+
+browser:  ## install Chromium and chromedriver (Debian packages) for the browser test, if missing
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	else echo "make browser: $(CHROMIUM) or $(CHROMEDRIVER) is missing and installing them needs" \
+		"root or sudo: as root, apt-get install chromium chromium-driver" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null 2>&1 || { echo "make browser: no apt-get here: install" \
+		"Chromium and its driver as $(CHROMIUM) and $(CHROMEDRIVER)" >&2; exit 1; }; \
+	echo "make browser: installing chromium and chromium-driver (Debian packages)"; \
+	$$sudo apt-get update -q && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends chromium chromium-driver && \
+	test -x $(CHROMIUM) && test -x $(CHROMEDRIVER)
+
+test: install browser  ## run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/mypy functions training
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
