@@ -23,8 +23,9 @@ import streamlit as st
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-#: Seconds to connect, seconds to wait for an answer.
-TIMEOUT = (3.05, 15.0)
+#: Seconds to connect; seconds to wait for an answer (API_TIMEOUT overrides it).
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 15.0
 #: Attempts for a 503 or a dropped connection, and the pause before each retry.
 RETRY_PAUSES = (0.4, 1.2)
 #: Seconds a GET answer stays cached.
@@ -58,6 +59,7 @@ class ApiConfig:
 
     url: str
     token: str
+    timeout: float = READ_TIMEOUT
 
     @property
     def token_key(self) -> str:
@@ -78,10 +80,20 @@ def _secret(name: str) -> str | None:
 
 
 def load_config() -> ApiConfig:
-    """API URL and token from the environment (API_URL, API_TOKEN) or Streamlit secrets."""
+    """API URL, token and timeout from the environment or Streamlit secrets.
+
+    API_URL (default the local server), API_TOKEN (required), API_TIMEOUT (seconds to wait for
+    an answer, default 15).
+    """
     url = os.environ.get("API_URL") or _secret("API_URL") or DEFAULT_API_URL
     token = os.environ.get("API_TOKEN") or _secret("API_TOKEN") or ""
-    return ApiConfig(url=url.rstrip("/"), token=token)
+    timeout = os.environ.get("API_TIMEOUT") or _secret("API_TIMEOUT")
+    try:
+        seconds = float(timeout) if timeout else READ_TIMEOUT
+    except ValueError:
+        logger.warning("API_TIMEOUT=%r is not a number of seconds; using %s", timeout, READ_TIMEOUT)
+        seconds = READ_TIMEOUT
+    return ApiConfig(url=url.rstrip("/"), token=token, timeout=seconds)
 
 
 def _error_from_response(response: requests.Response) -> ApiError:
@@ -123,7 +135,12 @@ def request(
         last = attempt == attempts - 1
         try:
             response = requests.request(
-                method, url, params=clean, json=body, headers=headers, timeout=TIMEOUT
+                method,
+                url,
+                params=clean,
+                json=body,
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT, config.timeout),
             )
         except requests.Timeout as exc:
             raise ApiError("timeout", str(exc)) from exc

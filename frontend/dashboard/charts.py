@@ -318,6 +318,11 @@ def importance(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     return fig, t("importance_alt", lang, n=len(features), top=top)
 
 
+def _drift_label(feature: Mapping[str, Any], lang: Lang) -> str:
+    label = feature.get("label_en") if lang == "en" else feature.get("label")
+    return str(label or feature["name"])
+
+
 def drift(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, str]:
     """PSI of the most changed inputs; drifting ones hatched and named in the hover."""
     ordered = list(reversed(features))
@@ -325,7 +330,7 @@ def drift(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure,
     fig = go.Figure(
         go.Bar(
             x=[float(f.get("psi") or 0.0) for f in ordered],
-            y=unique([str(f.get("label") or f["name"]) for f in ordered]),
+            y=unique([_drift_label(f, lang) for f in ordered]),
             orientation="h",
             marker={
                 "color": [VERMILLION if d else BLUE for d in drifted],
@@ -341,5 +346,5 @@ def drift(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure,
     fig.update_xaxes(title=t("drift_axis", lang))
     fig.update_yaxes(automargin=True)
     _layout(fig, t("drift_title", lang), lang, height=max(300, 28 * len(features) + 120))
-    top = ", ".join(str(f.get("label") or f["name"]) for f in features[:3])
+    top = ", ".join(_drift_label(f, lang) for f in features[:3])
     return fig, t("drift_alt", lang, n=len(features), top=top)

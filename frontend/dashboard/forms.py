@@ -126,17 +126,30 @@ def _number(spec: Mapping[str, Any], current: Any, key: str) -> float | int | No
 def _days_as_years(
     spec: Mapping[str, Any], current: Any, key: str, label: str, days_per_year: float
 ) -> float | None:
+    shown = _years(current, days_per_year)
     years = st.number_input(
         label,
         min_value=0.0,
         max_value=120.0,
-        value=_years(current, days_per_year),
+        value=shown,
         step=1.0,
         format="%.1f",
         key=key,
         help=spec["description"] or None,
     )
-    return None if years is None else -round(float(years) * days_per_year)
+    return _days(years, shown, current, days_per_year)
+
+
+def _days(years: float | None, shown: float | None, current: Any, days_per_year: float) -> Any:
+    """Days from the years typed, or the value on file when the years shown were left alone.
+
+    A round trip through years rounded to 0.1 must not change the file.
+    """
+    if years is None:
+        return None
+    if shown is not None and years == shown:
+        return current
+    return -round(float(years) * days_per_year)
 
 
 def _employment(
@@ -148,20 +161,20 @@ def _employment(
     days_per_year: float,
 ) -> float | None:
     no_job = st.checkbox(t("no_job", lang), value=current == none_value, key=f"{key}-none")
+    shown = None if current == none_value else _years(current, days_per_year)
     years = st.number_input(
         t("years_employed", lang),
         min_value=0.0,
         max_value=80.0,
-        value=None if current == none_value else _years(current, days_per_year),
+        value=shown,
         step=0.5,
         format="%.1f",
         key=key,
-        disabled=no_job,
-        help=spec["description"] or None,
+        help=t("no_job_help", lang),
     )
     if no_job:
         return none_value
-    return None if years is None else -round(float(years) * days_per_year)
+    return _days(years, shown, None if current == none_value else current, days_per_year)
 
 
 def application_form(

@@ -148,6 +148,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     # explanation
     "why_title": ("Pourquoi ce score ?", "Why this score?"),
+    "why_reasons": ("Motifs principaux du refus", "Main reasons for the refusal"),
     "why_intro_refuse": (
         "Principales raisons du refus, de la plus forte à la plus faible :",
         "Main reasons for the refusal, strongest first:",
@@ -271,6 +272,10 @@ _WORDS: dict[str, tuple[str, str]] = {
     "goods": ("Prix du bien financé", "Price of the goods"),
     "years_employed": ("Ancienneté dans l'emploi (années)", "Years in current job"),
     "no_job": ("Sans emploi (retraité, chômeur…)", "No job (pensioner, unemployed…)"),
+    "no_job_help": (
+        "Ignorée quand « Sans emploi » est coché.",
+        "Ignored when 'No job' is ticked.",
+    ),
     "age": ("Âge (années)", "Age (years)"),
     "children": ("Enfants", "Children"),
     "family_members": ("Personnes au foyer", "Family members"),

@@ -184,6 +184,7 @@ def find_client(lang: Lang) -> None:
             text = typed.strip()
             if text.isdigit():
                 _open(int(text))
+                st.rerun()  # the file is drawn above the finder: draw the page again
             else:
                 st.warning(t("err_invalid", lang, detail=t("find_id", lang)), icon=WARN)
     query = st.text_input(
@@ -342,6 +343,10 @@ def explanation_view(explanation: Mapping[str, Any], lang: Lang, key: str) -> No
         (i for i in items if i["direction"] == "lowers"), key=lambda i: i["contribution"]
     )
     refused = explanation["decision"] == "refuse"
+    reasons = explanation.get("reasons") or []
+    if refused and reasons:
+        st.markdown(f"**{t('why_reasons', lang)}**")
+        st.markdown("\n".join(f"{n}. {i['sentence']}" for n, i in enumerate(reasons, 1)))
     st.markdown(t("why_intro_refuse" if refused else "why_intro_accept", lang))
     first, second = (raising, lowering) if refused else (lowering, raising)
     first_title, second_title = (
@@ -544,8 +549,8 @@ def whatif_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
 
 
 def _when(text: str, lang: Lang) -> str:
-    try:
-        moment = datetime.fromisoformat(text)
+    try:  # decision keys end with "#<uuid>" to stay unique
+        moment = datetime.fromisoformat(text.split("#", 1)[0].replace("Z", "+00:00"))
     except ValueError:
         return text
     return moment.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
@@ -565,7 +570,10 @@ def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None
             key=f"decide-choice-{client_id}",
         )
         comment = st.text_area(
-            t("decide_comment", lang), max_chars=1000, key=f"decide-comment-{client_id}"
+            t("decide_comment", lang),
+            max_chars=1000,
+            key=f"decide-comment-{client_id}",
+            help=t("decide_against", lang),
         )
         submitted = st.form_submit_button(t("decide_submit", lang), type="primary")
     if submitted:
@@ -577,8 +585,6 @@ def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None
                 t("decide_done", lang, at=_when(record["decided_at"], lang)),
                 icon=":material/check_circle:",
             )
-    elif choice != score["decision"]:
-        st.info(t("decide_against", lang), icon=":material/edit:")
     st.markdown(f"**{t('decide_history', lang)}**")
     history = api.decisions(client_id)["decisions"]
     if not history:
@@ -701,6 +707,8 @@ def drift_panel(lang: Lang) -> None:
     n, total = int(summary.get("n_drifted", 0)), int(summary.get("n_features", 0))
     share = percent(float(summary.get("drift_share", 0)), lang)
     verdict = summary.get("verdict")
+    if summary.get("message"):
+        st.markdown(str(summary["message"]))
     if verdict == "drift":
         st.warning(
             t("drift_verdict_drift", lang, n=n, total=total, share=share),
