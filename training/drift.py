@@ -503,7 +503,7 @@ def compare(
     features.sort(
         key=lambda f: (
             not f["drifted"],
-            -(f["importance"] or 0.0),
+            f["importance_rank"] or len(rank) + 1,
             -(f["psi"] or 0.0),
             f["name"],
         )
@@ -553,7 +553,11 @@ def compare(
     summary: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_version": model.version,
-        "reference": {"rows": reference.rows, "source": reference.source},
+        "reference": {
+            "rows": reference.rows,
+            "source": reference.source,
+            "model_versions": reference.model_versions,
+        },
         "current": {
             "rows": current.rows,
             "source": current.source,
@@ -561,7 +565,7 @@ def compare(
         },
         "verdict": verdict,
         "message": message,
-        "drift_share": round(share, 4),
+        "drift_share": share,
         "share_threshold": config.share_threshold,
         "importance_drift_share": _finite_or_none(importance_share, 4),
         "n_features": len(features),

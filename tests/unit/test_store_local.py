@@ -94,6 +94,24 @@ class StoreContract:
     def other_fake_version(self, tmp_path: Path) -> Path:
         return make_fake_version(tmp_path / "versions", "20260102-000000-bbbbbbbb", b"other")
 
+    # ------------------------------------------------------------ drift summary
+
+    def test_no_drift_summary_before_one_is_published(self, store: Store) -> None:
+        assert store.get_drift_summary() is None
+
+    def test_drift_summary_round_trip_and_replacement(self, store: Store) -> None:
+        first = {"verdict": "no drift", "drift_share": 0.04, "label": "Âge", "features": []}
+        store.put_drift_summary(first)
+        assert store.get_drift_summary() == first
+        second = {**first, "verdict": "drift", "drift_share": 0.5}
+        store.put_drift_summary(second)
+        assert store.get_drift_summary() == second
+
+    def test_drift_summary_refuses_nan(self, store: Store) -> None:
+        with pytest.raises(ValueError):
+            store.put_drift_summary({"drift_share": float("nan")})
+        assert store.get_drift_summary() is None
+
     # ------------------------------------------------------------ model versions
 
     def test_empty_store_has_no_active_version(self, store: Store) -> None:
