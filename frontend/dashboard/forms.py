@@ -140,7 +140,9 @@ def _days_as_years(
     return _days(years, shown, current, days_per_year)
 
 
-def _days(years: float | None, shown: float | None, current: Any, days_per_year: float) -> Any:
+def _days(
+    years: float | None, shown: float | None, current: Any, days_per_year: float
+) -> float | None:
     """Days from the years typed, or the value on file when the years shown were left alone.
 
     A round trip through years rounded to 0.1 must not change the file.
@@ -148,7 +150,7 @@ def _days(years: float | None, shown: float | None, current: Any, days_per_year:
     if years is None:
         return None
     if shown is not None and years == shown:
-        return current
+        return float(current)
     return -round(float(years) * days_per_year)
 
 

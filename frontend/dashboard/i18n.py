@@ -378,7 +378,7 @@ def t(key: str, lang: Lang, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def keys() -> list[str]:
+def text_keys() -> list[str]:
     """Every text key (tests check each has both languages)."""
     return list(_WORDS)
 

@@ -1,0 +1,167 @@
+"""What the dashboard may hold and import: code only, talking to the API only.
+
+Also its hosting requirements (pinned, the same as pyproject's `frontend` extra), its words
+(both languages, same placeholders) and its colours (WCAG contrast).
+"""
+
+from __future__ import annotations
+
+import ast
+import string
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "frontend"
+ALLOWED_THIRD_PARTY = {"streamlit", "plotly", "requests"}
+FORBIDDEN = ("training", "creditscore_common", "functions", "app")
+CODE_SUFFIXES = {".py", ".txt", ".toml", ".md"}
+
+
+def frontend_files() -> list[Path]:
+    return [
+        p
+        for p in FRONTEND.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    ]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_frontend_imports_only_the_stdlib_streamlit_plotly_and_requests() -> None:
+    own = {p.stem for p in (FRONTEND / "dashboard").glob("*.py")} | {"dashboard"}
+    for path in FRONTEND.rglob("*.py"):
+        for name in imported_modules(path):
+            if name in sys.stdlib_module_names or name in own or name == "__future__":
+                continue
+            assert name in ALLOWED_THIRD_PARTY, f"{path.relative_to(ROOT)} imports {name}"
+            assert name not in FORBIDDEN
+
+
+def test_importing_the_dashboard_loads_no_model_or_training_code() -> None:
+    code = (
+        "import sys; sys.path.insert(0, 'frontend'); import dashboard.pages; "
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'training', 'creditscore_common', 'lightgbm', 'onnxruntime', 'sklearn', 'mlflow', "
+        "'boto3'}); print(','.join(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_frontend_ships_code_only() -> None:
+    files = frontend_files()
+    assert files
+    for path in files:
+        assert path.suffix in CODE_SUFFIXES, f"{path.relative_to(ROOT)} is not code"
+        assert path.stat().st_size < 100_000, f"{path.relative_to(ROOT)} is too large for code"
+    assert sum(p.stat().st_size for p in files) < 300_000
+
+
+def test_hosting_requirements_match_the_pinned_extra() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extra = set(pyproject["project"]["optional-dependencies"]["frontend"])
+    lines = {
+        line.strip()
+        for line in (FRONTEND / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert lines == extra
+    assert all("==" in line for line in lines), "every hosting requirement is pinned"
+
+
+def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> None:
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import i18n
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for key in i18n.text_keys():
+        fr, en = i18n.t(key, "fr"), i18n.t(key, "en")
+        assert fr.strip() and en.strip(), key
+        assert fields(fr) == fields(en), key
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "expected"),
+    [
+        (0.0942, "fr", "9,4\u00a0%"),
+        (0.0942, "en", "9.4%"),
+        (1234567.4, "fr", "1\u202f234\u202f567"),
+        (1234567.4, "en", "1,234,567"),
+    ],
+)
+def test_numbers_follow_the_language(value: float, lang: str, expected: str) -> None:
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import i18n
+
+    shown = i18n.percent(value, lang) if value < 1 else i18n.money(value, lang)  # type: ignore[arg-type]
+    assert shown == expected
+
+
+def luminance(colour: str) -> float:
+    channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_colours_meet_wcag_contrast() -> None:
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    for background in (theme["backgroundColor"], theme["secondaryBackgroundColor"]):
+        assert contrast(theme["textColor"], background) >= 4.5
+        assert contrast(theme["primaryColor"], background) >= 4.5
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import charts
+
+    assert contrast(charts.INK, "#FFFFFF") >= 4.5  # every chart text
+    # bar fills are graphics (WCAG 1.4.11 asks 3:1), and always carry a pattern or a word too
+    for fill in (charts.BLUE, charts.VERMILLION):
+        assert contrast(fill, "#FFFFFF") >= 3.0
+
+
+def test_colour_is_never_the_only_carrier() -> None:
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import charts
+
+    items = [
+        {"label": "A", "value": "1", "contribution": 0.5, "sentence": "A raises"},
+        {"label": "B", "value": "2", "contribution": -0.3, "sentence": "B lowers"},
+    ]
+    fig, alt = charts.contributions(items, "fr")
+    bar = fig.data[0]
+    shapes = dict(zip(bar.y, bar.marker.pattern.shape, strict=True))
+    assert shapes["▲ A = 1"] == charts.HATCH and shapes["▼ B = 2"] == ""
+    assert "A raises" in alt
+    feature = {
+        "label": "X",
+        "unit": "score",
+        "client_value": 0.5,
+        "percentile": 40.0,
+        "bin_edges": [0, 0.5, 1],
+        "counts": {"repaid": [10, 20], "defaulted": [5, None]},
+    }
+    fig, alt = charts.distribution(feature, "en")
+    patterns = {trace.name: trace.marker.pattern.shape for trace in fig.data}
+    assert patterns == {"Repaid": "", "Defaulted": charts.HATCH}
+    assert "percentile 40" in alt
