@@ -110,13 +110,13 @@ browser:  ## install Chromium and chromedriver (Debian packages) for the browser
 
 test: install browser  ## run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/mypy functions training
+	$(BIN)/mypy functions training frontend
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install  ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions training
+	$(BIN)/mypy functions training frontend
 
 format: install
 	$(BIN)/ruff format .
@@ -137,7 +137,7 @@ mlflow-ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 lock:  ## rewrite requirements-dev.txt from the current .venv
 	{ echo "# Locked development environment: make lock regenerates it from .venv."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^creditscore'; \
-	  echo "-e .[training,dev,server,score,explain,client]"; } > requirements-dev.txt
+	  echo "-e .[training,dev,server,score,explain,client,frontend]"; } > requirements-dev.txt
 
 clean:
 	rm -rf $(BUILD) .aws-sam .pytest_cache .mypy_cache .ruff_cache
