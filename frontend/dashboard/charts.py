@@ -128,7 +128,15 @@ def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
             hovertemplate="%{customdata}<br>%{x:+.3f}<extra></extra>",
         )
     )
-    fig.update_xaxes(title=t("why_axis", lang), zeroline=True, zerolinecolor=INK)
+    # room for the value written beyond the longest bar on each side
+    low, high = min([0.0, *values]), max([0.0, *values])
+    pad = 0.25 * max(high - low, 1e-6)
+    fig.update_xaxes(
+        title=t("why_axis", lang),
+        zeroline=True,
+        zerolinecolor=INK,
+        range=[low - (pad if low < 0 else 0), high + (pad if high > 0 else 0)],
+    )
     fig.update_yaxes(automargin=True)
     _layout(fig, t("why_title", lang), lang, height=max(300, 34 * len(items) + 120))
     n_raise = sum(raising)

@@ -85,6 +85,12 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Saisissez un identifiant ou choisissez un client dans la liste pour ouvrir son dossier.",
         "Enter an ID or pick a client from the list to open their file.",
     ),
+    "client_unknown": (
+        "Aucun nouveau client n'a l'identifiant {id}. Vérifiez le numéro, ou cherchez le "
+        "client dans la liste ci-dessus.",
+        "No new client has the ID {id}. Check the number, or look for the client in the list "
+        "above.",
+    ),
     "list_row": (
         "{id} · {contract} · {income_type} · {age} · revenu {income} · crédit {credit}",
         "{id} · {contract} · {income_type} · {age} · income {income} · credit {credit}",

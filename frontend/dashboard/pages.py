@@ -227,14 +227,25 @@ def client_page(lang: Lang) -> None:
     if "client_id" not in st.session_state and asked and asked.isdigit():
         st.session_state["client_id"] = int(asked)
     client_id: int | None = st.session_state.get("client_id")
-    with st.expander(t("find_title", lang), expanded=client_id is None, icon=":material/search:"):
+    details: dict[str, Any] | None = None
+    unknown = False
+    if client_id is not None:
+        try:
+            details = api.client(client_id, lang)
+        except ApiError as error:
+            unknown = error.kind == "not_found"
+            if not unknown:
+                st.error(error_message(error, lang), icon=WARN)
+                return
+    with st.expander(t("find_title", lang), expanded=details is None, icon=":material/search:"):
         guarded(lang, find_client, lang)
     if client_id is None:
         st.info(t("find_prompt", lang), icon=":material/person_search:")
         return
-    details = guarded(lang, summary_card, client_id, lang)
     if details is None:
+        st.warning(t("client_unknown", lang, id=client_id), icon=":material/person_off:")
         return
+    summary_card(client_id, details, lang)
     score = guarded(lang, score_panel, client_id, lang)
     if score is None:
         return
@@ -256,9 +267,8 @@ def client_page(lang: Lang) -> None:
         guarded(lang, decision_panel, client_id, score, lang)
 
 
-def summary_card(client_id: int, lang: Lang) -> dict[str, Any]:
+def summary_card(client_id: int, details: Mapping[str, Any], lang: Lang) -> None:
     """The client's descriptive fields, by section."""
-    details: dict[str, Any] = api.client(client_id, lang)
     st.header(t("card_title", lang, id=client_id))
     by_section: dict[str, list[dict[str, Any]]] = {}
     for field in details["fields"]:
@@ -275,7 +285,6 @@ def summary_card(client_id: int, lang: Lang) -> dict[str, Any]:
                     for f in by_section[section]
                 ]
                 st.markdown("  \n".join(lines))
-    return details
 
 
 def distance_sentence(probability: float, threshold: float, lang: Lang) -> str:

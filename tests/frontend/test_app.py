@@ -316,7 +316,14 @@ def test_no_token_at_all_says_how_to_configure(
 def test_an_unknown_client_is_a_message(app: RunApp) -> None:
     at = app(client=999)
     assert not at.exception
-    assert "Introuvable : no client with id 999" in page_text(at)
+    assert "Aucun nouveau client n'a l'identifiant 999" in page_text(at)
+    assert at.expander[0].proto.expanded  # the finder is open to try again
+
+
+def test_a_client_without_a_score_is_a_message(app: RunApp) -> None:
+    at = app(client=100003)  # on file, but the score route answers 404
+    assert not at.exception
+    assert "Introuvable : no score for 100003" in page_text(at)
 
 
 def test_a_refused_value_is_a_message(app: RunApp, stub: StubServer) -> None:
