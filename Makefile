@@ -61,6 +61,7 @@ demo: install  ## generate data, train, publish, then start the API (:8000) and 
 	$(BIN)/creditscore generate --out $(DATA) --n-train $(DEMO_N_TRAIN) --n-new $(DEMO_N_NEW) --seed $(SEED)
 	$(BIN)/creditscore train --data $(DATA) --out $(ARTIFACTS) --trials $(DEMO_TRIALS)
 	$(BIN)/creditscore publish --model $(ARTIFACTS)/latest --data $(DATA) --store local:$(STORE)
+	$(BIN)/creditscore drift --data $(DATA) --model $(ARTIFACTS)/latest --out $(BUILD)/drift --publish local:$(STORE)
 	@$(MAKE) --no-print-directory env
 	@# The API runs in the background and is stopped when the dashboard stops (Ctrl-C stops both).
 	@$(READ_TOKEN); \
@@ -125,6 +126,9 @@ format: install
 train-full: install  ## the full-size run: 307,511 reference and 48,744 new clients
 	$(BIN)/creditscore generate --out $(BUILD)/data-full --seed $(SEED)
 	$(BIN)/creditscore train --data $(BUILD)/data-full --out $(BUILD)/artifacts-full
+
+drift: install  ## drift report of the demo data (build/drift/drift_report.html), published to the store
+	$(BIN)/creditscore drift --data $(DATA) --model $(ARTIFACTS)/latest --out $(BUILD)/drift --publish local:$(STORE)
 
 bench: install build  ## speed, size and quality benchmarks (figures in the README)
 	$(BIN)/python -m training.bench --out $(BUILD)/bench
