@@ -20,6 +20,8 @@ from typing import Any, Literal
 import requests
 import streamlit as st
 
+from dashboard import auth
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -82,11 +84,16 @@ def _secret(name: str) -> str | None:
 def load_config() -> ApiConfig:
     """API URL, token and timeout from the environment or Streamlit secrets.
 
-    API_URL (default the local server), API_TOKEN (required), API_TIMEOUT (seconds to wait for
-    an answer, default 15).
+    API_URL (default the local server), API_TOKEN (required unless advisors sign in with
+    Cognito, see :mod:`dashboard.auth`), API_TIMEOUT (seconds to wait for an answer, default
+    15).
     """
     url = os.environ.get("API_URL") or _secret("API_URL") or DEFAULT_API_URL
-    token = os.environ.get("API_TOKEN") or _secret("API_TOKEN") or ""
+    cognito = auth.cognito_config()
+    if cognito is not None:  # hosted in front of AWS: the signed-in advisor's own token
+        token = auth.session_token(cognito) or ""
+    else:
+        token = os.environ.get("API_TOKEN") or _secret("API_TOKEN") or ""
     timeout = os.environ.get("API_TIMEOUT") or _secret("API_TIMEOUT")
     try:
         seconds = float(timeout) if timeout else READ_TIMEOUT
@@ -162,19 +169,25 @@ def request(
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=512)
-def _cached_get(url: str, token_key: str, path: str, params: tuple[tuple[str, Any], ...]) -> Any:
-    """GET through the cache; the token is looked up again, only its digest is a key."""
-    config = load_config()
-    if config.url != url or config.token_key != token_key:  # configuration changed meanwhile
-        raise ApiError("config", "the API configuration changed; reload the page")
-    return request(config, "GET", path, dict(params))
+def _cached_get(
+    url: str,
+    token_key: str,
+    path: str,
+    params: tuple[tuple[str, Any], ...],
+    _config: ApiConfig,
+) -> Any:
+    """GET through the cache, keyed by URL, token digest, path and parameters.
+
+    ``_config`` (with the token itself) is left out of the key by its leading underscore.
+    """
+    return request(_config, "GET", path, dict(params))
 
 
 def get(path: str, **params: Any) -> Any:
     """A cached GET of the API."""
     config = load_config()
     frozen = tuple(sorted((k, v) for k, v in params.items() if v is not None))
-    return _cached_get(config.url, config.token_key, path, frozen)
+    return _cached_get(config.url, config.token_key, path, frozen, config)
 
 
 def post(path: str, body: Mapping[str, Any], **params: Any) -> Any:

@@ -67,6 +67,21 @@ _WORDS: dict[str, tuple[str, str]] = {
         "This part of the page could not be shown. Reload the page; if it persists, "
         "tell the support team.",
     ),
+    "sign_in_title": ("Connexion des conseillers", "Advisors' sign-in"),
+    "email": ("Adresse e-mail", "E-mail address"),
+    "password": ("Mot de passe", "Password"),
+    "sign_in": ("Se connecter", "Sign in"),
+    "sign_out": ("Se déconnecter", "Sign out"),
+    "sign_in_refused": ("Connexion refusée : {detail}", "Sign-in refused: {detail}"),
+    "new_password_needed": (
+        "Première connexion : choisissez votre mot de passe (12 caractères au moins, avec "
+        "majuscules, minuscules et chiffres).",
+        "First sign-in: choose your password (at least 12 characters, with upper- and "
+        "lower-case letters and digits).",
+    ),
+    "new_password": ("Nouveau mot de passe", "New password"),
+    "new_password_again": ("Nouveau mot de passe, encore", "New password, again"),
+    "passwords_differ": ("Les deux mots de passe diffèrent.", "The two passwords differ."),
     "retry": ("Réessayer", "Try again"),
     # find a client
     "find_title": ("Trouver un client", "Find a client"),

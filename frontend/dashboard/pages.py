@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
-from dashboard import api, charts, forms
+from dashboard import api, auth, charts, forms
 from dashboard.api import ApiError
 from dashboard.i18n import (
     DEFAULT_LANG,
@@ -129,6 +129,8 @@ def main() -> None:
     if "lang" not in st.session_state:
         asked = st.query_params.get("lang")
         st.session_state["lang"] = asked if asked in LANGS else DEFAULT_LANG
+    if "view" not in st.session_state and st.query_params.get("view") in VIEWS:
+        st.session_state["view"] = st.query_params["view"]
     lang: Lang = st.session_state["lang"]
     view = st.session_state.get("view", "client")
     st.set_page_config(
@@ -137,6 +139,9 @@ def main() -> None:
         layout="wide",
     )
     view = _sidebar(lang)
+    cognito = auth.cognito_config()
+    if cognito is not None and not signed_in(cognito, lang):
+        return
     if api.load_config().token == "":
         st.error(t("err_config", lang), icon=WARN)
         return
@@ -148,6 +153,48 @@ def main() -> None:
         model_page(lang)
     else:
         client_page(lang)
+
+
+def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
+    """Whether an advisor is signed in; if not, the sign-in form (and False)."""
+    if auth.session_token(cognito):
+        with st.sidebar:
+            if st.button(t("sign_out", lang), icon=":material/logout:"):
+                auth.sign_out()
+                api.clear_cache()
+                st.rerun()
+        return True
+    st.title(t("sign_in_title", lang))
+    challenge = st.session_state.get("auth-challenge")
+    try:
+        if challenge is None:
+            with st.form("sign-in"):
+                email = st.text_input(t("email", lang), key="sign-in-email")
+                password = st.text_input(t("password", lang), type="password", key="sign-in-pw")
+                if st.form_submit_button(t("sign_in", lang), type="primary"):
+                    pending = auth.sign_in(cognito, email.strip(), password)
+                    if pending is not None:
+                        st.session_state["auth-challenge"] = pending
+                    st.rerun()
+        else:
+            st.info(t("new_password_needed", lang), icon=":material/key:")
+            with st.form("new-password"):
+                first = st.text_input(t("new_password", lang), type="password", key="new-pw-1")
+                again = st.text_input(
+                    t("new_password_again", lang), type="password", key="new-pw-2"
+                )
+                if st.form_submit_button(t("sign_in", lang), type="primary"):
+                    if first != again:
+                        st.warning(t("passwords_differ", lang), icon=WARN)
+                    else:
+                        auth.set_new_password(cognito, challenge, first)
+                        st.session_state.pop("auth-challenge", None)
+                        st.rerun()
+    except auth.SignInError as error:
+        logger.info("sign-in refused: %s", error.code)
+        key = "sign_in_refused" if error.code != "Unreachable" else "err_unreachable"
+        st.error(t(key, lang, detail=error.message), icon=WARN)
+    return False
 
 
 # ----------------------------------------------------------------------------- client file

@@ -543,6 +543,63 @@ class StubApi:
     decisions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     drift_published: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Cognito's side: e-mail -> [password, must change it at first sign-in].
+    users: dict[str, list[Any]] = field(
+        default_factory=lambda: {
+            "advisor@example.com": ["Correct-horse-42", False],
+            "new@example.com": ["Temporary-pass-1", True],
+        }
+    )
+    issued: set[str] = field(default_factory=set)
+    token_lifetime: int = 3600
+
+    def valid_token(self, header: str | None) -> bool:
+        """The static token, or an ID token this stub's Cognito issued."""
+        token = (header or "").removeprefix("Bearer ")
+        return token == TOKEN or token in self.issued
+
+    def _tokens(self, email: str) -> dict[str, Any]:
+        token = f"id-token-{email}-{len(self.issued)}"
+        self.issued.add(token)
+        return {
+            "AuthenticationResult": {
+                "IdToken": token,
+                "AccessToken": "unused",
+                "RefreshToken": f"refresh-{email}",
+                "ExpiresIn": self.token_lifetime,
+                "TokenType": "Bearer",
+            }
+        }
+
+    def cognito(self, target: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """Cognito's InitiateAuth and RespondToAuthChallenge, as the dashboard calls them."""
+        refused = (
+            400,
+            {"__type": "NotAuthorizedException", "message": "Incorrect username or password."},
+        )
+        action = target.rsplit(".", 1)[-1]
+        if body.get("ClientId") != "stub-client":
+            return 400, {"__type": "ResourceNotFoundException", "message": "no such client"}
+        if action == "InitiateAuth" and body["AuthFlow"] == "USER_PASSWORD_AUTH":
+            email = body["AuthParameters"]["USERNAME"]
+            user = self.users.get(email)
+            if user is None or user[0] != body["AuthParameters"]["PASSWORD"]:
+                return refused
+            if user[1]:
+                return 200, {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": f"s-{email}"}
+            return 200, self._tokens(email)
+        if action == "InitiateAuth" and body["AuthFlow"] == "REFRESH_TOKEN_AUTH":
+            email = body["AuthParameters"]["REFRESH_TOKEN"].removeprefix("refresh-")
+            answer = self._tokens(email)
+            del answer["AuthenticationResult"]["RefreshToken"]  # as Cognito does
+            return 200, answer
+        if action == "RespondToAuthChallenge":
+            email = body["ChallengeResponses"]["USERNAME"]
+            if body.get("Session") != f"s-{email}":
+                return refused
+            self.users[email] = [body["ChallengeResponses"]["NEW_PASSWORD"], False]
+            return 200, self._tokens(email)
+        return 400, {"__type": "InvalidParameterException", "message": action}
 
     def seen(self, method: str, path: str) -> list[tuple[dict[str, str], Any]]:
         """(query, body) of every request to ``method path``."""
@@ -673,8 +730,17 @@ def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
             fault = state.fault_for(url.path)
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
+            if url.path == "/cognito":
+                status, answer = state.cognito(self.headers.get("X-Amz-Target", ""), body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             open_route = url.path == "/health"  # as on the real API
-            if not open_route and self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            if not open_route and not state.valid_token(self.headers.get("Authorization")):
                 status, answer = 401, {"error": "unauthorized", "message": "bad token"}
             elif fault is not None and not fault.delay:
                 status = fault.status

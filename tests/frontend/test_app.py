@@ -355,3 +355,64 @@ def test_the_token_is_sent_and_never_shown(app: RunApp, stub: StubServer) -> Non
     at = app(client=100001)
     assert TOKEN not in page_text(at)
     assert stub.state.seen("GET", "/clients/100001")
+
+
+# ----------------------------------------------------------------------------- Cognito sign-in
+
+
+@pytest.fixture
+def cognito(stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> StubServer:
+    """The dashboard as hosted in front of AWS: advisors sign in, no fixed token."""
+    monkeypatch.delenv("API_TOKEN")
+    monkeypatch.setenv("COGNITO_CLIENT_ID", "stub-client")
+    monkeypatch.setenv("COGNITO_ENDPOINT", f"{stub.url}/cognito")
+    return stub
+
+
+def sign_in(at: AppTest, email: str, password: str) -> AppTest:
+    at.text_input(key="sign-in-email").input(email)
+    at.text_input(key="sign-in-pw").input(password)
+    return submit(at, "Se connecter")
+
+
+def test_an_advisor_signs_in_and_works_under_their_own_token(
+    app: RunApp, cognito: StubServer
+) -> None:
+    at = app(client=100002)
+    no_failure(at)
+    assert [t.value for t in at.title] == ["Connexion des conseillers"]
+    assert not cognito.state.seen("GET", "/clients/100002")  # nothing before signing in
+    at = sign_in(at, "advisor@example.com", "Correct-horse-42")
+    no_failure(at)
+    assert ":material/block: Refus" in page_text(at)
+    assert cognito.state.issued  # the API was called with Cognito's token
+    assert "id-token" not in page_text(at)
+    at = submit(at, "Se déconnecter")
+    assert [t.value for t in at.title] == ["Connexion des conseillers"]
+
+
+def test_a_wrong_password_is_refused_in_words(app: RunApp, cognito: StubServer) -> None:
+    at = sign_in(app(), "advisor@example.com", "wrong")
+    assert not at.exception
+    assert "Connexion refusée : Incorrect username or password." in page_text(at)
+
+
+def test_a_first_sign_in_sets_a_new_password(app: RunApp, cognito: StubServer) -> None:
+    at = sign_in(app(), "new@example.com", "Temporary-pass-1")
+    assert "Première connexion" in page_text(at)
+    at.text_input(key="new-pw-1").input("Brand-new-pass-9")
+    at.text_input(key="new-pw-2").input("Brand-new-pass-9")
+    at = submit(at, "Se connecter")
+    no_failure(at)
+    assert [t.value for t in at.title] == ["Dossier client"]
+    assert cognito.state.users["new@example.com"] == ["Brand-new-pass-9", False]
+
+
+def test_an_expiring_token_is_refreshed(app: RunApp, cognito: StubServer) -> None:
+    cognito.state.token_lifetime = 60  # under the refresh margin: refreshed at once
+    at = sign_in(app(), "advisor@example.com", "Correct-horse-42")
+    first = at.session_state["auth"]["id_token"]
+    at = at.run()
+    no_failure(at)
+    assert at.session_state["auth"]["id_token"] != first
+    assert at.session_state["auth"]["refresh_token"] == "refresh-advisor@example.com"

@@ -1,0 +1,167 @@
+"""Advisors' sign-in with Amazon Cognito, for the dashboard hosted in front of the AWS API.
+
+On AWS the API accepts a JSON Web Token issued by the advisors' Cognito user pool (the JWT
+authorizer of template.yaml), and records each decision under the advisor it names. So the
+hosted dashboard signs each advisor in (e-mail and password, USER_PASSWORD_AUTH on the
+dashboard's app client, first-sign-in password change included) and keeps the tokens in that
+advisor's session only; they are refreshed before they expire. Locally, or with a fixed token,
+COGNITO_CLIENT_ID is unset and API_TOKEN is used instead.
+
+Cognito's public endpoint needs no AWS credentials for these calls: plain HTTPS is enough,
+which keeps boto3 out of the dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import streamlit as st
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "auth"
+TARGET = "AWSCognitoIdentityProviderService."
+#: Refresh the tokens this many seconds before they expire.
+REFRESH_MARGIN = 120
+
+
+class SignInError(Exception):
+    """Cognito refused the sign-in (``code`` is its exception name)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CognitoConfig:
+    """The dashboard's Cognito app client."""
+
+    client_id: str
+    endpoint: str
+
+
+def _setting(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value:
+        return value
+    try:
+        secret = st.secrets.get(name)
+    except Exception:  # no secrets file, or a malformed one
+        return None
+    return None if secret is None else str(secret)
+
+
+def cognito_config() -> CognitoConfig | None:
+    """COGNITO_CLIENT_ID and COGNITO_REGION (or COGNITO_ENDPOINT); None when unset."""
+    client_id = _setting("COGNITO_CLIENT_ID")
+    if not client_id:
+        return None
+    endpoint = _setting("COGNITO_ENDPOINT")
+    if not endpoint:
+        region = _setting("COGNITO_REGION") or "eu-west-3"
+        endpoint = f"https://cognito-idp.{region}.amazonaws.com/"
+    return CognitoConfig(client_id=client_id, endpoint=endpoint)
+
+
+def _call(config: CognitoConfig, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        response = requests.post(
+            config.endpoint,
+            json=body,
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": TARGET + action,
+            },
+            timeout=(3.05, 10),
+        )
+    except requests.RequestException as exc:
+        raise SignInError("Unreachable", str(exc)) from exc
+    try:
+        answer: dict[str, Any] = response.json()
+    except ValueError as exc:
+        raise SignInError("BadAnswer", f"HTTP {response.status_code}") from exc
+    if response.status_code >= 400:
+        code = str(answer.get("__type", "Error")).rsplit("#", 1)[-1]
+        raise SignInError(code, str(answer.get("message") or answer.get("Message") or code))
+    return answer
+
+
+def _store(result: dict[str, Any], refresh_token: str | None = None) -> None:
+    st.session_state[SESSION_KEY] = {
+        "id_token": result["IdToken"],
+        "refresh_token": result.get("RefreshToken") or refresh_token,
+        "expires_at": time.time() + float(result.get("ExpiresIn", 3600)),
+    }
+
+
+def sign_in(config: CognitoConfig, email: str, password: str) -> dict[str, Any] | None:
+    """Sign in; returns the challenge to answer (a new password), or None when signed in."""
+    answer = _call(
+        config,
+        "InitiateAuth",
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": config.client_id,
+            "AuthParameters": {"USERNAME": email, "PASSWORD": password},
+        },
+    )
+    if "AuthenticationResult" in answer:
+        _store(answer["AuthenticationResult"])
+        return None
+    return {"name": answer.get("ChallengeName"), "session": answer.get("Session"), "email": email}
+
+
+def set_new_password(config: CognitoConfig, challenge: dict[str, Any], password: str) -> None:
+    """Answer NEW_PASSWORD_REQUIRED (an account created by an administrator)."""
+    answer = _call(
+        config,
+        "RespondToAuthChallenge",
+        {
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "ClientId": config.client_id,
+            "Session": challenge["session"],
+            "ChallengeResponses": {"USERNAME": challenge["email"], "NEW_PASSWORD": password},
+        },
+    )
+    _store(answer["AuthenticationResult"])
+
+
+def session_token(config: CognitoConfig) -> str | None:
+    """The signed-in advisor's ID token, refreshed when close to expiry; None if signed out."""
+    auth = st.session_state.get(SESSION_KEY)
+    if not auth:
+        return None
+    if time.time() < auth["expires_at"] - REFRESH_MARGIN:
+        return str(auth["id_token"])
+    if not auth.get("refresh_token"):
+        sign_out()
+        return None
+    try:
+        answer = _call(
+            config,
+            "InitiateAuth",
+            {
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "ClientId": config.client_id,
+                "AuthParameters": {"REFRESH_TOKEN": auth["refresh_token"]},
+            },
+        )
+        _store(answer["AuthenticationResult"], refresh_token=auth["refresh_token"])
+    except (SignInError, KeyError):
+        logger.info("token refresh failed: the advisor signs in again")
+        sign_out()
+        return None
+    return str(st.session_state[SESSION_KEY]["id_token"])
+
+
+def sign_out() -> None:
+    """Forget the advisor's tokens."""
+    st.session_state.pop(SESSION_KEY, None)
+    st.session_state.pop("auth-challenge", None)
