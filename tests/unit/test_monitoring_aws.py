@@ -77,3 +77,28 @@ def test_drift_route_on_the_aws_store(
     assert answer.status_code == 200, answer.text
     assert answer.json() == written
     assert explain_on_aws.get("/monitoring/drift").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "published"),
+    [("NoSuchKey", 404, False), ("AccessDenied", 403, False), ("SlowDown", 503, None)],
+)
+def test_a_missing_summary_without_list_permission_is_not_published(
+    aws: None, tmp_path: Path, code: str, status: int, published: bool | None
+) -> None:
+    """Real S3 answers AccessDenied for a missing key when the caller may not list the bucket
+    (the explain function may not): that is "not published"; other errors are errors."""
+    from botocore.stub import Stubber
+    from test_store_aws import make_store
+
+    from creditscore_common.errors import StoreUnavailableError
+
+    store = make_store(tmp_path)
+    with Stubber(store.s3) as stubber:
+        stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
+        if published is None:
+            with pytest.raises(StoreUnavailableError, match=code):
+                store.get_drift_summary()
+        else:
+            assert store.get_drift_summary() is None
+        stubber.assert_no_pending_responses()

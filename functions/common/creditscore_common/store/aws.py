@@ -220,18 +220,26 @@ class AwsStore(Store):
         )
 
     def get_drift_summary(self) -> dict[str, Any] | None:
-        """The latest drift summary, or None if the object does not exist."""
-        from botocore.exceptions import ClientError
+        """The latest drift summary, or None if none was published.
 
+        The function may read ``monitoring/*`` but not list the bucket (least privilege), and
+        S3 then answers AccessDenied, not NoSuchKey, for an object that does not exist. With
+        GetObject granted on that prefix, AccessDenied on this key means "not published yet".
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = f"{MONITORING_PREFIX}/{DRIFT_SUMMARY_FILE}"
         try:
-            answer = self._call(
-                "reading the drift summary",
-                self.s3.get_object,
-                Bucket=self.bucket,
-                Key=f"{MONITORING_PREFIX}/{DRIFT_SUMMARY_FILE}",
-            )
-        except ClientError:
-            return None
+            answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "AccessDenied", "403"):
+                if code in ("AccessDenied", "403"):
+                    log.info("s3://%s/%s: AccessDenied, read as not published", self.bucket, key)
+                return None
+            raise StoreUnavailableError(f"reading the drift summary failed: {code}") from error
+        except BotoCoreError as error:
+            raise StoreUnavailableError(f"reading the drift summary failed: {error}") from error
         try:
             summary: dict[str, Any] = json.loads(answer["Body"].read())
         except ValueError as error:
