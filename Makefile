@@ -34,7 +34,7 @@ SEED ?= 42
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install build demo env serve dashboard browser test lint typecheck format data train train-full predict bench mlflow-ui lock clean
+.PHONY: help install build demo env serve dashboard browser drift test lint typecheck format data train train-full predict bench mlflow-ui lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
