@@ -128,14 +128,8 @@ def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
             hovertemplate="%{customdata}<br>%{x:+.3f}<extra></extra>",
         )
     )
-    # room for the value written beyond the longest bar on each side
-    low, high = min([0.0, *values]), max([0.0, *values])
-    pad = 0.25 * max(high - low, 1e-6)
     fig.update_xaxes(
-        title=t("why_axis", lang),
-        zeroline=True,
-        zerolinecolor=INK,
-        range=[low - (pad if low < 0 else 0), high + (pad if high > 0 else 0)],
+        title=t("why_axis", lang), zeroline=True, zerolinecolor=INK, range=_room(values)
     )
     fig.update_yaxes(automargin=True)
     _layout(fig, t("why_title", lang), lang, height=max(300, 34 * len(items) + 120))
@@ -145,6 +139,13 @@ def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
         "why_alt", lang, n=len(items), raise_n=n_raise, lower_n=len(items) - n_raise, first=first
     )
     return fig, alt
+
+
+def _room(values: Sequence[float], share: float = 0.25) -> list[float]:
+    """An axis range leaving room for the words written beyond the longest bar each side."""
+    low, high = min([0.0, *values]), max([0.0, *values])
+    pad = share * max(high - low, 1e-6)
+    return [low - (pad if low < 0 else 0.0), high + (pad if high > 0 else 0.0)]
 
 
 def _factor_label(item: Mapping[str, Any], lang: Lang) -> str:
@@ -351,7 +352,9 @@ def drift(features: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure,
             hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
         )
     )
-    fig.update_xaxes(title=t("drift_axis", lang))
+    fig.update_xaxes(
+        title=t("drift_axis", lang), range=_room([float(f.get("psi") or 0.0) for f in ordered])
+    )
     fig.update_yaxes(automargin=True)
     _layout(fig, t("drift_title", lang), lang, height=max(300, 28 * len(features) + 120))
     top = ", ".join(_drift_label(f, lang) for f in features[:3])

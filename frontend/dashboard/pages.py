@@ -763,8 +763,6 @@ def drift_panel(lang: Lang) -> None:
     n, total = int(summary.get("n_drifted", 0)), int(summary.get("n_features", 0))
     share = percent(float(summary.get("drift_share", 0)), lang)
     verdict = summary.get("verdict")
-    if summary.get("message"):
-        st.markdown(str(summary["message"]))
     if verdict == "drift":
         st.warning(
             t("drift_verdict_drift", lang, n=n, total=total, share=share),
