@@ -20,8 +20,9 @@ API_URL ?= http://127.0.0.1:$(API_PORT)
 STREAMLIT_FLAGS = --server.headless true --browser.gatherUsageStats false \
 	--server.address 127.0.0.1 --server.port $(DASHBOARD_PORT)
 # The browser test drives Debian's Chromium through its driver (make browser installs both).
-CHROMIUM := /usr/bin/chromium
-CHROMEDRIVER := /usr/bin/chromedriver
+# The browser test's Chromium and driver (Debian's by default; GitHub's runners have Chrome).
+export CHROMIUM ?= /usr/bin/chromium
+export CHROMEDRIVER ?= /usr/bin/chromedriver
 # The API token: from the environment, else the last API_TOKEN line of .env (make env).
 READ_TOKEN = export API_TOKEN="$${API_TOKEN:-$$(sed -n 's/^API_TOKEN=//p' .env 2>/dev/null | tail -n 1)}"
 # make demo: data large enough to be meaningful, trained in a few minutes on 2 cores.

@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DASHBOARD_APP = REPO / "frontend" / "app.py"
 ARTIFACTS = REPO / "build" / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: Debian's chromium and chromium-driver (`make browser`); CHROMIUM and CHROMEDRIVER override them.
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
+CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER") or "/usr/bin/chromedriver")
 HOST = "127.0.0.1"
 #: Seconds for the API, the dashboard and the page to be ready.
 START_TIMEOUT = 60.0
