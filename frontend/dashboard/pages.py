@@ -430,29 +430,37 @@ def why_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
     explanation_view(explanation, lang, key=str(client_id))
 
 
-def _filter_choice(name: str, own: str | None, lang: Lang, key: str) -> str | None:
-    options: list[str | None] = [None, "same"] if own else [None]
-    return st.selectbox(
-        t(f"filter_{name}", lang),
-        options,
-        format_func=lambda v: (
-            t("filter_all", lang)
-            if v is None
-            else f"{t('filter_same', lang)} ({str(own).replace('_', ' ')})"
-        ),
-        key=key,
-    )
+def _filter_choice(
+    name: str, own: str | None, levels: Mapping[str, str], lang: Lang, key: str
+) -> str | None:
+    """All clients, the client's own level, or any level of one group dimension."""
+    options: list[str | None] = [None, "same", *levels] if own else [None, *levels]
+
+    def text(value: str | None) -> str:
+        if value is None:
+            return t("filter_all", lang)
+        if value == "same":
+            return f"{t('filter_same', lang)} ({levels.get(str(own), str(own))})"
+        return levels.get(value, value)
+
+    return st.selectbox(t(f"filter_{name}", lang), options, format_func=text, key=key)
 
 
 def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> None:
     """The client among reference clients: distributions, two features together, similar."""
     st.subheader(t("compare_title", lang))
     own: Mapping[str, str | None] = details.get("groups", {})
+    groups = {
+        group["name"]: {level["value"]: level["text"] for level in group["levels"]}
+        for group in api.inputs(lang)["groups"]
+    }
     st.markdown(f"**{t('compare_group', lang)}**", help=t("compare_group_help", lang))
     filters: dict[str, str] = {}
     for column, name in zip(st.columns(len(FILTERS)), FILTERS, strict=True):
         with column:
-            chosen = _filter_choice(name, own.get(name), lang, key=f"filter-{name}-{client_id}")
+            chosen = _filter_choice(
+                name, own.get(name), groups.get(name, {}), lang, key=f"filter-{name}-{client_id}"
+            )
         if chosen:
             filters[name] = chosen
     everything = api.comparison(client_id, lang, [], filters)

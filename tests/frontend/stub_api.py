@@ -388,7 +388,43 @@ def inputs(lang: str) -> dict[str, Any]:
                 "levels": None,
             }
         )
-    return {"lang": lang, "days_per_year": 365.25, "days_employed_none": 365243.0, "fields": fields}
+    groups = [
+        {
+            "name": "age_band",
+            "label": "Âge",
+            "levels": [
+                {"value": "under_25", "text": "< 25 ans"},
+                {"value": "25_35", "text": "25-35 ans"},
+            ],
+        },
+        {
+            "name": "gender",
+            "label": "Genre",
+            "levels": [{"value": "female", "text": "femme"}, {"value": "male", "text": "homme"}],
+        },
+        {
+            "name": "contract_type",
+            "label": "Type de contrat",
+            "levels": [{"value": "cash", "text": "Cash loans"}],
+        },
+        {
+            "name": "income_type",
+            "label": "Type de revenu",
+            "levels": [{"value": "working", "text": "Working"}],
+        },
+        {
+            "name": "education",
+            "label": "Niveau d'études",
+            "levels": [{"value": "higher", "text": "Higher education"}],
+        },
+    ]
+    return {
+        "lang": lang,
+        "days_per_year": 365.25,
+        "days_employed_none": 365243.0,
+        "fields": fields,
+        "groups": groups,
+    }
 
 
 def model_card(lang: str) -> dict[str, Any]:

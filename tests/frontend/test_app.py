@@ -136,6 +136,10 @@ def test_compare_with_a_filtered_group(app: RunApp, stub: StubServer) -> None:
     asked = stub.state.seen("GET", "/clients/100001/comparison")[-1][0]
     assert asked["gender"] == "same"
     assert "Groupe : 400 clients" in page_text(at)
+    gender = at.selectbox(key="filter-gender-100001")
+    assert gender.options == ["Tous", "Comme le client (femme)", "femme", "homme"]
+    at = gender.select("male").run()
+    assert stub.state.seen("GET", "/clients/100001/comparison")[-1][0]["gender"] == "male"
     # pick the compared features
     at = at.multiselect(key="compare-features-100001").select("AMT_CREDIT").run()
     no_failure(at)

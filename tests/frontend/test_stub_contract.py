@@ -69,6 +69,9 @@ def test_stub_forms_use_real_field_names() -> None:
     real = {f.name for f in applications.input_fields("fr").fields}
     stub = {f["name"] for f in ask("GET", "/inputs")["fields"]}
     assert stub <= real
+    real_groups = {g.name: {o.value for o in g.levels} for g in applications.group_filters("fr")}
+    for group in ask("GET", "/inputs")["groups"]:
+        assert {o["value"] for o in group["levels"]} <= real_groups[group["name"]]
     for application in stub_api.CLIENTS.values():
         schemas.Application.model_validate(application)
 

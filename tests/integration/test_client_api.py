@@ -332,6 +332,10 @@ def test_the_form_describes_every_field(api: TestClient) -> None:
         assert income["kind"] == "number" and income["minimum"] == 0 and income["median"] > 0
         assert fields["DAYS_BIRTH"]["unit"] == "days" and fields["DAYS_BIRTH"]["maximum"] == 0
         assert fields["FLAG_MOBIL"]["kind"] == "flag"
+        groups = {g["name"]: g for g in answer.json()["groups"]}
+        assert set(groups) == set(compare.GroupFilters.model_fields)
+        assert {o["value"] for o in groups["gender"]["levels"]} == {"female", "male"}
+        assert gender_text in {o["text"] for o in groups["gender"]["levels"]}
     assert api.get("/inputs?lang=de", headers=AUTH).status_code == 422
     assert api.get("/inputs").status_code == 401
 

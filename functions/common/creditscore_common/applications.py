@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from creditscore_common.labels import DAYS_PER_YEAR, Lang, column_label, level_text
+from creditscore_common.profiles import GROUP_DIMENSIONS
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
 from creditscore_common.schemas import application_bounds
 from creditscore_common.store.base import Store
@@ -58,6 +59,21 @@ class InputField(BaseModel):
     levels: list[Level] | None = Field(description="allowed values (categories and flags)")
 
 
+class GroupOption(BaseModel):
+    """One level of a comparison group filter."""
+
+    value: str = Field(description="the value of the filter's query parameter")
+    text: str = Field(description="the level written for people")
+
+
+class GroupFilter(BaseModel):
+    """A dimension the comparison routes can narrow the reference group on."""
+
+    name: str = Field(description="the query parameter (`age_band`, `gender`, ...)")
+    label: str
+    levels: list[GroupOption] = Field(description="besides `same`, the client's own level")
+
+
 class InputsResponse(BaseModel):
     """GET /inputs: every raw application field, in the schema's order."""
 
@@ -67,6 +83,9 @@ class InputsResponse(BaseModel):
         description="DAYS_EMPLOYED value meaning 'no employment' (pensioners, unemployed)"
     )
     fields: list[InputField]
+    groups: list[GroupFilter] = Field(
+        description="filters of the comparison routes (comparison, bivariate) and their levels"
+    )
 
 
 def client_application(store: Store, client_id: int) -> ApplicationResponse:
@@ -76,6 +95,25 @@ def client_application(store: Store, client_id: int) -> ApplicationResponse:
 
 def _median(quantiles: dict[float, float]) -> float | None:
     return quantiles.get(0.5)
+
+
+def group_filters(lang: Lang) -> list[GroupFilter]:
+    """The comparison group filters, each level written for people."""
+    years = "ans" if lang == "fr" else "years"
+    return [
+        GroupFilter(
+            name=dimension.name,
+            label=column_label(dimension.column).text(lang),
+            levels=[
+                GroupOption(
+                    value=slug,
+                    text=f"{raw} {years}" if dimension.edges else level_text(raw, lang),
+                )
+                for slug, raw in dimension.levels.items()
+            ],
+        )
+        for dimension in GROUP_DIMENSIONS
+    ]
 
 
 @cache
@@ -117,4 +155,5 @@ def input_fields(lang: Lang) -> InputsResponse:
         days_per_year=DAYS_PER_YEAR,
         days_employed_none=float(DAYS_EMPLOYED_ANOMALY),
         fields=fields,
+        groups=group_filters(lang),
     )
