@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import requests
 import streamlit as st
 
 from dashboard import auth
+from dashboard.config import setting
 
 logger = logging.getLogger(__name__)
 
@@ -69,18 +69,6 @@ class ApiConfig:
         return hashlib.sha256(self.token.encode()).hexdigest()[:16]
 
 
-def _secret(name: str) -> str | None:
-    """A Streamlit secret, or None when there is no secrets file."""
-    try:
-        value = st.secrets.get(name)
-    except (FileNotFoundError, KeyError, AttributeError):
-        return None
-    except Exception:  # a malformed secrets.toml must not stop the page
-        logger.warning("could not read Streamlit secrets", exc_info=True)
-        return None
-    return None if value is None else str(value)
-
-
 def load_config() -> ApiConfig:
     """API URL, token and timeout from the environment or Streamlit secrets.
 
@@ -88,13 +76,13 @@ def load_config() -> ApiConfig:
     Cognito, see :mod:`dashboard.auth`), API_TIMEOUT (seconds to wait for an answer, default
     15).
     """
-    url = os.environ.get("API_URL") or _secret("API_URL") or DEFAULT_API_URL
+    url = setting("API_URL") or DEFAULT_API_URL
     cognito = auth.cognito_config()
     if cognito is not None:  # hosted in front of AWS: the signed-in advisor's own token
         token = auth.session_token(cognito) or ""
     else:
-        token = os.environ.get("API_TOKEN") or _secret("API_TOKEN") or ""
-    timeout = os.environ.get("API_TIMEOUT") or _secret("API_TIMEOUT")
+        token = setting("API_TOKEN") or ""
+    timeout = setting("API_TIMEOUT")
     try:
         seconds = float(timeout) if timeout else READ_TIMEOUT
     except ValueError:

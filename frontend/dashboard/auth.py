@@ -14,13 +14,14 @@ which keeps boto3 out of the dashboard.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 import streamlit as st
+
+from dashboard.config import setting
 
 logger = logging.getLogger(__name__)
 
@@ -47,25 +48,14 @@ class CognitoConfig:
     endpoint: str
 
 
-def _setting(name: str) -> str | None:
-    value = os.environ.get(name)
-    if value:
-        return value
-    try:
-        secret = st.secrets.get(name)
-    except Exception:  # no secrets file, or a malformed one
-        return None
-    return None if secret is None else str(secret)
-
-
 def cognito_config() -> CognitoConfig | None:
     """COGNITO_CLIENT_ID and COGNITO_REGION (or COGNITO_ENDPOINT); None when unset."""
-    client_id = _setting("COGNITO_CLIENT_ID")
+    client_id = setting("COGNITO_CLIENT_ID")
     if not client_id:
         return None
-    endpoint = _setting("COGNITO_ENDPOINT")
+    endpoint = setting("COGNITO_ENDPOINT")
     if not endpoint:
-        region = _setting("COGNITO_REGION") or "eu-west-3"
+        region = setting("COGNITO_REGION") or "eu-west-3"
         endpoint = f"https://cognito-idp.{region}.amazonaws.com/"
     return CognitoConfig(client_id=client_id, endpoint=endpoint)
 

@@ -146,6 +146,22 @@ def test_a_client_file_shows_score_decision_and_explanation(
         f"the API's probability {score['probability']:.4f} is not shown as {expected_percent!r}"
     )
 
+    # WCAG 1.4.4: at 200 % zoom of a 1280-pixel screen (640 CSS pixels), the file still reads
+    # in one column: no horizontal scrolling, the decision still in words.
+    browser.set_window_size(640, 2000)
+    deadline = time.monotonic() + 20
+    overflow = None
+    while time.monotonic() < deadline:
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        if overflow is not None and overflow <= 1:
+            break
+        time.sleep(0.5)
+    keep_screenshot(browser, f"dashboard-client-{client_id}-zoom200.png", record_property)
+    assert overflow is not None and overflow <= 1, f"{overflow} px of horizontal scrolling"
+    assert word_in(expected_word, page_text(browser))
+
 
 def test_an_unreachable_api_is_explained_without_a_traceback(
     start_dashboard: Callable[[str, str], Server],
