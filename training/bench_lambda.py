@@ -86,13 +86,18 @@ def event_for(name: str, client_id: int) -> dict[str, Any]:
 
 
 def local_environment(store: Path) -> dict[str, str]:
-    """Environment of a function pointed at a local store, with the JWT claims of events."""
+    """Environment of a function pointed at a local store, with the JWT claims of events.
+
+    Served scores are logged as on Lambda (template.yaml's TRAFFIC_LOG), to a file beside the
+    store rather than stdout, so that the benchmark pays for every traffic line.
+    """
     return {
         "STORE_BACKEND": "local",
         "LOCAL_STORE_PATH": str(store),
         "AUTH_MODE": "jwt",
         "LOG_LEVEL": "WARNING",
         "AWS_LAMBDA_FUNCTION_NAME": "benchmark",
+        "TRAFFIC_LOG": str(store.parent / "bench-traffic.jsonl"),
     }
 
 
