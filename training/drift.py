@@ -754,7 +754,7 @@ PREDICTION_KEYS = ("reference_mean", "current_mean", "psi", "ks_statistic", "p_v
 FEATURE_HEADERS = ("column", "label", "kind", "statistics", "p-value", "adjusted p", "PSI",
                    "missing ref.", "missing cur.", "importance rank", "drifted")  # fmt: skip
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;
 color:#1a1a1a;line-height:1.45}
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:1em 0}
 caption{text-align:left;font-weight:600;padding:.3em 0}
@@ -766,6 +766,7 @@ tr.drifted{background:#fdf0d5}
 figure{display:inline-block;margin:.5em;vertical-align:top;max-width:48%}
 figcaption{font-size:.85em}
 img{max-width:100%}
+main{overflow-x:auto}
 """
 
 
