@@ -68,7 +68,7 @@ def test_level_features_read_column_then_level() -> None:
     origin = {"column": "NAME_CONTRACT_TYPE", "kind": "level", "level": "Cash loans"}
     label = feature_label("NAME_CONTRACT_TYPE__Cash_loans", origin)
     assert label == Label(
-        "Type de contrat : Cash loans",
+        "Type de contrat : prêt personnel",
         "Contract type: Cash loans",
         "Identification if loan is cash or revolving (1 when the value is 'Cash loans')",
     )
@@ -124,7 +124,7 @@ def test_every_feature_of_a_trained_model_is_labelled(trained_model: TrainingRes
         ("FLAG_OWN_CAR", "N", "non", "no"),
         ("CODE_GENDER", "F", "femme", "female"),
         ("WEEKDAY_APPR_PROCESS_START", "MONDAY", "lundi", "Monday"),
-        ("NAME_CONTRACT_TYPE", "Revolving loans", "Revolving loans", "Revolving loans"),
+        ("NAME_CONTRACT_TYPE", "Revolving loans", "crédit renouvelable", "Revolving loans"),
         ("HOUR_APPR_PROCESS_START", 9, "9 h", "09:00"),
         ("REGION_RATING_CLIENT", 2, "2 sur 3", "2 of 3"),
         ("REGION_POPULATION_RELATIVE", 0.018801, "0,019", "0.019"),
@@ -162,6 +162,26 @@ def test_number_helpers() -> None:
     assert format_number(-0.004, 2, "fr") == "0,00"  # never "-0,00"
     assert format_number(-1234.5, 1, "fr") == f"-1{NBSP}234,5"
     assert format_percent(0.0, "en") == "0.0%"
-    assert level_text("Cash loans", "fr") == "Cash loans"
+    assert level_text("Cash loans", "fr") == "prêt personnel"
+    assert level_text("Cash loans", "en") == "Cash loans"
+    assert level_text("Business Entity Type 3", "fr") == "Business Entity Type 3"  # as given
     with pytest.raises(KeyError):
         format_derived_value("AMT_CREDIT", 1.0, "fr")
+
+
+def test_every_level_advisors_read_most_has_a_french_word() -> None:
+    from creditscore_common.schema import load_schema
+
+    schema = load_schema()
+    for column in (
+        "NAME_CONTRACT_TYPE",
+        "NAME_INCOME_TYPE",
+        "NAME_EDUCATION_TYPE",
+        "NAME_FAMILY_STATUS",
+        "NAME_HOUSING_TYPE",
+        "NAME_TYPE_SUITE",
+        "OCCUPATION_TYPE",
+    ):
+        for level in schema[column].levels:
+            assert level_text(level, "fr") != level, (column, level)
+            assert level_text(level, "en") == level

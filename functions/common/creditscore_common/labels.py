@@ -284,6 +284,68 @@ _LEVEL_WORDS: dict[str, tuple[str, str]] = {
     "SATURDAY": ("samedi", "Saturday"),
     "SUNDAY": ("dimanche", "Sunday"),
 }
+#: French words for the levels advisors read most; English keeps the data's own words.
+_FRENCH_LEVELS: dict[str, str] = {
+    # NAME_CONTRACT_TYPE
+    "Cash loans": "prêt personnel",
+    "Revolving loans": "crédit renouvelable",
+    # NAME_INCOME_TYPE
+    "Working": "salarié",
+    "Commercial associate": "associé commercial",
+    "Pensioner": "retraité",
+    "State servant": "fonctionnaire",
+    "Unemployed": "sans emploi",
+    "Student": "étudiant",
+    "Businessman": "chef d'entreprise",
+    "Maternity leave": "congé maternité",
+    # NAME_EDUCATION_TYPE
+    "Secondary / secondary special": "secondaire",
+    "Higher education": "supérieur",
+    "Incomplete higher": "supérieur inachevé",
+    "Lower secondary": "premier cycle du secondaire",
+    "Academic degree": "diplôme universitaire",
+    # NAME_FAMILY_STATUS
+    "Married": "marié(e)",
+    "Single / not married": "célibataire",
+    "Civil marriage": "union civile",
+    "Separated": "séparé(e)",
+    "Widow": "veuf ou veuve",
+    # NAME_HOUSING_TYPE
+    "House / apartment": "maison ou appartement",
+    "With parents": "chez ses parents",
+    "Municipal apartment": "logement municipal",
+    "Rented apartment": "location",
+    "Office apartment": "logement de fonction",
+    "Co-op apartment": "logement coopératif",
+    # NAME_TYPE_SUITE
+    "Unaccompanied": "seul(e)",
+    "Family": "famille",
+    "Spouse, partner": "conjoint(e)",
+    "Children": "enfants",
+    "Other_A": "autre (A)",
+    "Other_B": "autre (B)",
+    "Group of people": "groupe",
+    # OCCUPATION_TYPE
+    "Laborers": "ouvriers",
+    "Sales staff": "vente",
+    "Core staff": "personnel qualifié",
+    "Managers": "cadres",
+    "Drivers": "chauffeurs",
+    "High skill tech staff": "techniciens qualifiés",
+    "Accountants": "comptables",
+    "Medicine staff": "personnel médical",
+    "Security staff": "sécurité",
+    "Cooking staff": "cuisine",
+    "Cleaning staff": "nettoyage",
+    "Private service staff": "services à la personne",
+    "Low-skill Laborers": "ouvriers non qualifiés",
+    "Secretaries": "secrétariat",
+    "Waiters/barmen staff": "service en salle",
+    "Realty agents": "agents immobiliers",
+    "IT staff": "informatique",
+    "HR staff": "ressources humaines",
+}
+_LEVEL_WORDS.update({level: (fr, level) for level, fr in _FRENCH_LEVELS.items()})
 
 _WORDS: dict[str, tuple[str, str]] = {
     "missing": ("non renseigné", "not provided"),
