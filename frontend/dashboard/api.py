@@ -48,11 +48,15 @@ ErrorKind = Literal[
 class ApiError(Exception):
     """A failed API call, classified for the page that shows it."""
 
-    def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, status: int | None = None, code: str = ""
+    ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
         self.status = status
+        #: The API's own error code (``client_not_found``, ``group_too_small``, ...).
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -95,17 +99,21 @@ def _error_from_response(response: requests.Response) -> ApiError:
     status = response.status_code
     try:
         body = response.json()
-        message = str(body.get("message") or body.get("detail") or response.reason)
     except ValueError:
-        message = response.reason or f"HTTP {status}"
+        body = None
+    if isinstance(body, dict):
+        message = str(body.get("message") or body.get("detail") or response.reason)
+        code = str(body.get("error") or "")
+    else:
+        message, code = response.reason or f"HTTP {status}", ""
     kinds: dict[int, ErrorKind] = {401: "unauthorized", 403: "unauthorized", 404: "not_found"}
     if status in kinds:
-        return ApiError(kinds[status], message, status)
+        return ApiError(kinds[status], message, status, code)
     if status in (400, 422):
-        return ApiError("invalid", message, status)
+        return ApiError("invalid", message, status, code)
     if status in (502, 503, 504):
-        return ApiError("unavailable", message, status)
-    return ApiError("server", message, status)
+        return ApiError("unavailable", message, status, code)
+    return ApiError("server", message, status, code)
 
 
 def request(
@@ -114,18 +122,20 @@ def request(
     path: str,
     params: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
+    retry: bool = True,
 ) -> Any:
     """Call the API and return the decoded JSON answer, or raise :class:`ApiError`.
 
-    A 503 and a dropped connection are retried (``RETRY_PAUSES``); a POST is retried only on
-    a 503, which the API sends before doing anything.
+    A 503 and a dropped connection are retried (``RETRY_PAUSES``) when ``retry`` is true; a
+    POST is retried only on a 503. A call that writes (a decision) passes ``retry=False``: a
+    503 may come after the write, and the audit log must not get the decision twice.
     """
     if not config.token:
         raise ApiError("config", "API_TOKEN is not set")
     headers = {"Authorization": f"Bearer {config.token}", "Accept": "application/json"}
     clean = {k: v for k, v in (params or {}).items() if v is not None}
     url = f"{config.url}{path}"
-    attempts = len(RETRY_PAUSES) + 1
+    attempts = len(RETRY_PAUSES) + 1 if retry else 1
     for attempt in range(attempts):
         last = attempt == attempts - 1
         try:
@@ -144,6 +154,8 @@ def request(
                 raise ApiError("unreachable", str(exc)) from exc
             time.sleep(RETRY_PAUSES[attempt])
             continue
+        except requests.RequestException as exc:  # a malformed API_URL, a broken answer...
+            raise ApiError("config" if isinstance(exc, ValueError) else "server", str(exc)) from exc
         if response.status_code == 503 and not last:
             time.sleep(RETRY_PAUSES[attempt])
             continue
@@ -244,8 +256,9 @@ def decisions(client_id: int) -> Any:
 
 
 def record_decision(client_id: int, decision: str, comment: str) -> Any:
-    """POST /clients/{id}/decisions."""
-    return post(f"/clients/{client_id}/decisions", {"decision": decision, "comment": comment})
+    """POST /clients/{id}/decisions (never retried: it writes to the audit log)."""
+    body = {"decision": decision, "comment": comment}
+    return request(load_config(), "POST", f"/clients/{client_id}/decisions", None, body, False)
 
 
 def score_application(application: Mapping[str, Any]) -> Any:

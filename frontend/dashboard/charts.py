@@ -60,7 +60,7 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
                 "shape": "angular",
                 "axis": {
                     "range": [0, 100 * top],
-                    "ticksuffix": " %",
+                    "ticksuffix": "\u00a0%" if lang == "fr" else "%",
                     "tickcolor": INK,
                     "tickfont": {"color": INK},
                 },
@@ -155,9 +155,14 @@ def _factor_label(item: Mapping[str, Any], lang: Lang) -> str:
     """
     arrow = "▲" if float(item["contribution"]) > 0 else "▼"
     label, value = str(item["label"]), item.get("value")
-    if item.get("kind") == "level" and value:
-        has = label.endswith(str(value))
-        answer = ("oui" if has else "non") if lang == "fr" else ("yes" if has else "no")
+    if item.get("kind") == "level":
+        level = label.rsplit(" : " if lang == "fr" else ": ", 1)[-1]
+        if not value:
+            answer = "?"
+        elif str(value) == level:
+            answer = "oui" if lang == "fr" else "yes"
+        else:
+            answer = "non" if lang == "fr" else "no"
         return f"{arrow} {label} ? {answer}"
     return f"{arrow} {label} = {value}" if value else f"{arrow} {label}"
 

@@ -82,6 +82,20 @@ _WORDS: dict[str, tuple[str, str]] = {
     "new_password": ("Nouveau mot de passe", "New password"),
     "new_password_again": ("Nouveau mot de passe, encore", "New password, again"),
     "passwords_differ": ("Les deux mots de passe diffèrent.", "The two passwords differ."),
+    "sign_in_unsupported": (
+        "cette étape de connexion n'est pas prise en charge, prévenez le support",
+        "this sign-in step is not supported, tell the support team",
+    ),
+    "err_client_not_found": (
+        "Ce client est introuvable : il n'est pas (ou plus) dans les dossiers.",
+        "This client cannot be found: not (or no longer) on file.",
+    ),
+    "err_group_too_small": (
+        "Ce groupe de comparaison est trop petit (moins de 100 clients de référence, ou moins "
+        "de 20 par classe) : la comparaison porte sur tous les clients. Élargissez les filtres.",
+        "This comparison group is too small (under 100 reference clients, or under 20 of a "
+        "class): the comparison covers every client. Widen the filters.",
+    ),
     "retry": ("Réessayer", "Try again"),
     # find a client
     "find_title": ("Trouver un client", "Find a client"),
@@ -163,9 +177,9 @@ _WORDS: dict[str, tuple[str, str]] = {
     "model_version": ("Modèle {version}", "Model {version}"),
     "cost_note": (
         "Le seuil est choisi pour le coût métier : accorder un crédit qui ne sera pas "
-        "remboursé coûte {fn:g} fois plus que refuser un bon client.",
+        "remboursé coûte {fn} fois plus que refuser un bon client.",
         "The threshold is chosen for the business cost: granting a loan that is not repaid "
-        "costs {fn:g} times more than refusing a good client.",
+        "costs {fn} times more than refusing a good client.",
     ),
     # explanation
     "why_title": ("Pourquoi ce score ?", "Why this score?"),
@@ -197,10 +211,12 @@ _WORDS: dict[str, tuple[str, str]] = {
         "{first}.",
     ),
     "why_method": (
-        "Contributions TreeSHAP calculées par le modèle lui-même : le risque moyen des "
-        "clients ({base}) plus la somme des contributions donne la probabilité du client.",
-        "TreeSHAP contributions computed by the model itself: the average client's risk "
-        "({base}) plus the sum of the contributions gives the client's probability.",
+        "Contributions TreeSHAP calculées par le modèle lui-même, en log-odds : ajoutées au "
+        "risque de départ (celui d'un client moyen, {base}), elles donnent exactement la "
+        "probabilité du client.",
+        "TreeSHAP contributions computed by the model itself, in log-odds: added to the "
+        "starting risk (an average client's, {base}), they give exactly the client's "
+        "probability.",
     ),
     "alt_caption": ("Description du graphique", "Chart description"),
     # compare
@@ -333,6 +349,18 @@ _WORDS: dict[str, tuple[str, str]] = {
     "col_advisor": ("Agent", "Advisor"),
     "col_probability": ("Probabilité", "Probability"),
     "col_model": ("Modèle", "Model"),
+    "col_imbalance": ("Déséquilibre des classes", "Class imbalance"),
+    "model_data": (
+        "Données d'entraînement : {file} (empreinte sha256 {sha}…).",
+        "Training data: {file} (sha256 fingerprint {sha}…).",
+    ),
+    "model_use": ("Usage prévu", "Intended use"),
+    "model_limits": ("Limites connues", "Known limits"),
+    "importance_method": (
+        "Moyenne de la valeur absolue des contributions TreeSHAP (log-odds) sur {n} clients "
+        "d'entraînement.",
+        "Mean absolute TreeSHAP contribution (log-odds) over {n} training clients.",
+    ),
     # model page
     "model_title": ("Le modèle de scoring", "The scoring model"),
     "model_card": ("Fiche du modèle", "Model card"),

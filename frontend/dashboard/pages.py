@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
@@ -50,6 +51,8 @@ SECTION_TITLES = {
 }
 FILTERS = ("age_band", "gender", "contract_type", "income_type", "education")
 DEFAULT_COMPARED = ("EXT_SOURCE_MEAN", "AGE_YEARS", "CREDIT_INCOME_RATIO", "ANNUITY_INCOME_RATIO")
+#: The advisors' time zone (the API answers in UTC).
+TIME_ZONE = "Europe/Paris"
 #: Within this many probability points of the threshold, a file is "borderline".
 CLOSE_MARGIN = 0.02
 #: Material icons ship with Streamlit (no emoji font needed on the advisor's machine).
@@ -60,9 +63,27 @@ WARN = ":material/warning:"
 # ----------------------------------------------------------------------------- errors
 
 
+#: API error codes with a sentence of their own (the API's message is in English).
+CODE_MESSAGES = {
+    "client_not_found": "err_client_not_found",
+    "group_too_small": "err_group_too_small",
+    "drift_summary_not_found": "drift_none",
+}
+
+
 def error_message(error: ApiError, lang: Lang) -> str:
     """The sentence shown for a failed API call."""
+    if error.code in CODE_MESSAGES:
+        return t(CODE_MESSAGES[error.code], lang)
     return t(f"err_{error.kind}", lang, detail=error.message)
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-.!|~$"})
+
+
+def note(text: str) -> None:
+    """A note in full-contrast text (Streamlit's captions are too pale for WCAG 1.4.3)."""
+    st.markdown(f"<small>{text.translate(_MARKDOWN)}</small>", unsafe_allow_html=True)
 
 
 def guarded(lang: Lang, panel: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
@@ -82,7 +103,7 @@ def _show(fig_alt: tuple[Any, str], key: str) -> None:
     """A chart and, right under it, its text alternative."""
     fig, alt = fig_alt
     st.plotly_chart(fig, key=key, alt=alt, theme=None, config={"displaylogo": False})
-    st.caption(f"{alt}")
+    note(alt)
 
 
 # ----------------------------------------------------------------------------- frame
@@ -139,6 +160,11 @@ def main() -> None:
         layout="wide",
     )
     view = _sidebar(lang)
+    with st.sidebar:  # WCAG 3.1.1: the page's language is the advisor's (Streamlit says "en")
+        st.html(
+            f"<script>document.documentElement.lang = {lang!r};</script>",
+            unsafe_allow_javascript=True,
+        )
     cognito = auth.cognito_config()
     if cognito is not None and not signed_in(cognito, lang):
         return
@@ -160,7 +186,9 @@ def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
     if auth.session_token(cognito):
         with st.sidebar:
             if st.button(t("sign_out", lang), icon=":material/logout:"):
-                auth.sign_out()
+                for key in list(st.session_state):
+                    if key != "lang":  # nothing of this advisor's work stays behind
+                        del st.session_state[key]
                 api.clear_cache()
                 st.rerun()
         return True
@@ -192,8 +220,13 @@ def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
                         st.rerun()
     except auth.SignInError as error:
         logger.info("sign-in refused: %s", error.code)
+        st.session_state.pop("auth-challenge", None)  # an expired challenge: start again
         key = "sign_in_refused" if error.code != "Unreachable" else "err_unreachable"
         st.error(t(key, lang, detail=error.message), icon=WARN)
+    except KeyError:  # a challenge this dashboard does not handle (MFA, ...)
+        logger.warning("unexpected Cognito answer", exc_info=True)
+        st.session_state.pop("auth-challenge", None)
+        st.error(t("sign_in_refused", lang, detail=t("sign_in_unsupported", lang)), icon=WARN)
     return False
 
 
@@ -205,17 +238,30 @@ def _open(client_id: int) -> None:
     st.query_params["client"] = str(client_id)
 
 
-def _list_row(row: Mapping[str, Any], lang: Lang) -> str:
+def _level_texts(lang: Lang) -> dict[str, str]:
+    """Category levels as the API writes them for people in ``lang``."""
+    return {
+        level["value"]: level["text"]
+        for field in api.inputs(lang)["fields"]
+        if field["kind"] == "category"
+        for level in field["levels"] or []
+    }
+
+
+def _list_row(row: Mapping[str, Any], levels: Mapping[str, str], lang: Lang) -> str:
     def amount(value: Any) -> str:
         return "—" if value is None else money(float(value), lang)
+
+    def level(value: Any) -> str:
+        return "—" if value is None else levels.get(str(value), str(value))
 
     age = row.get("age_years")
     return t(
         "list_row",
         lang,
         id=row["client_id"],
-        contract=row.get("contract_type") or "—",
-        income_type=row.get("income_type") or "—",
+        contract=level(row.get("contract_type")),
+        income_type=level(row.get("income_type")),
         age="—" if age is None else f"{int(age)} {'ans' if lang == 'fr' else 'y'}",
         income=amount(row.get("income")),
         credit=amount(row.get("credit")),
@@ -246,18 +292,24 @@ def find_client(lang: Lang) -> None:
     if not rows:
         st.info(t("find_none", lang), icon=":material/search:")
         return
-    labels = {row["client_id"]: _list_row(row, lang) for row in rows}
-    picked = st.selectbox(
+    levels = _level_texts(lang)
+    labels = {row["client_id"]: _list_row(row, levels, lang) for row in rows}
+    pick_key = f"find-pick-{len(cursors)}-{query}"
+
+    def picked() -> None:  # only when the advisor picks: a typed ID later is not overridden
+        chosen = st.session_state.get(pick_key)
+        if chosen is not None:
+            _open(int(chosen))
+
+    st.selectbox(
         t("find_pick", lang),
         list(labels),
         index=None,
         format_func=lambda cid: labels[cid],
-        key=f"find-pick-{len(cursors)}-{query}",
+        key=pick_key,
         placeholder=t("find_prompt", lang),
+        on_change=picked,
     )
-    if picked is not None and picked != st.session_state.get("client_id"):
-        _open(int(picked))
-        st.rerun()
     back, more = st.columns(2)
     if len(cursors) > 1 and back.button(t("find_first", lang)):
         cursors[:] = [None]
@@ -275,24 +327,25 @@ def client_page(lang: Lang) -> None:
         st.session_state["client_id"] = int(asked)
     client_id: int | None = st.session_state.get("client_id")
     details: dict[str, Any] | None = None
-    unknown = False
+    failure: ApiError | None = None
     if client_id is not None:
         try:
             details = api.client(client_id, lang)
         except ApiError as error:
-            unknown = error.kind == "not_found"
-            if not unknown:
-                st.error(error_message(error, lang), icon=WARN)
-                return
+            failure = error
     with st.expander(t("find_title", lang), expanded=details is None, icon=":material/search:"):
         guarded(lang, find_client, lang)
     if client_id is None:
         st.info(t("find_prompt", lang), icon=":material/person_search:")
         return
-    if details is None:
+    if failure is not None and failure.kind == "not_found":
         st.warning(t("client_unknown", lang, id=client_id), icon=":material/person_off:")
         return
-    summary_card(client_id, details, lang)
+    if failure is not None or details is None:
+        st.error(error_message(failure, lang) if failure else t("err_page", lang), icon=WARN)
+        return
+    if guarded(lang, summary_card, client_id, details, lang) is None:
+        return
     score = guarded(lang, score_panel, client_id, lang)
     if score is None:
         return
@@ -314,8 +367,8 @@ def client_page(lang: Lang) -> None:
         guarded(lang, decision_panel, client_id, score, lang)
 
 
-def summary_card(client_id: int, details: Mapping[str, Any], lang: Lang) -> None:
-    """The client's descriptive fields, by section."""
+def summary_card(client_id: int, details: Mapping[str, Any], lang: Lang) -> bool:
+    """The client's descriptive fields, by section (True once shown)."""
     st.header(t("card_title", lang, id=client_id))
     by_section: dict[str, list[dict[str, Any]]] = {}
     for field in details["fields"]:
@@ -332,6 +385,7 @@ def summary_card(client_id: int, details: Mapping[str, Any], lang: Lang) -> None
                     for f in by_section[section]
                 ]
                 st.markdown("  \n".join(lines))
+    return True
 
 
 def distance_sentence(probability: float, threshold: float, lang: Lang) -> str:
@@ -374,7 +428,7 @@ def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
         st.markdown(f"## {ICONS[decision]} {t(decision, lang)}")
         st.markdown(t(f"{decision}_long", lang))
         st.markdown(distance_sentence(probability, threshold, lang))
-        st.caption(t("model_version", lang, version=score["model_version"]))
+        note(t("model_version", lang, version=score["model_version"]))
 
 
 def score_panel(client_id: int, lang: Lang) -> dict[str, Any]:
@@ -383,8 +437,8 @@ def score_panel(client_id: int, lang: Lang) -> dict[str, Any]:
     st.subheader(f":material/speed: {t('score_title', lang)}")
     score_view(score, lang, key=str(client_id))
     card = guarded(lang, api.model_card, lang)
-    if card and card.get("cost_fn") and card.get("cost_fp"):
-        st.caption(t("cost_note", lang, fn=float(card["cost_fn"]) / float(card["cost_fp"])))
+    if card:
+        _cost_note(card, lang)
     return score
 
 
@@ -419,7 +473,7 @@ def explanation_view(explanation: Mapping[str, Any], lang: Lang, key: str) -> No
                 st.markdown("\n".join(f"{n}. {i['sentence']}" for n, i in enumerate(group, 1)))
             else:
                 st.markdown(t("why_none", lang))
-    st.caption(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))
+    note(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))
 
 
 def why_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
@@ -463,7 +517,14 @@ def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> Non
             )
         if chosen:
             filters[name] = chosen
-    everything = api.comparison(client_id, lang, [], filters)
+    try:
+        everything = api.comparison(client_id, lang, [], filters)
+    except ApiError as error:
+        if error.code != "group_too_small":
+            raise
+        st.warning(t("err_group_too_small", lang), icon=WARN)
+        filters = {}  # compare with every reference client instead
+        everything = api.comparison(client_id, lang, [], filters)
     group = everything["group"]
     st.markdown(
         t(
@@ -501,7 +562,7 @@ def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> Non
         _show(charts.distribution(feature, lang), key=f"dist-{client_id}-{name}")
         missing = feature["missing"]
         if missing["repaid"] or missing["defaulted"]:
-            st.caption(
+            note(
                 t(
                     "missing_note",
                     lang,
@@ -511,7 +572,7 @@ def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> Non
                     else number(missing["defaulted"], lang),
                 )
             )
-    st.caption(t("hidden_cells", lang, n=everything["min_cell_count"]))
+    note(t("hidden_cells", lang, n=everything["min_cell_count"]))
 
     st.subheader(t("bivariate_title", lang))
     names = list(by_name)
@@ -582,16 +643,12 @@ def whatif_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
         results.pop(client_id, None)
         st.rerun()
     if run:
-        results[client_id] = {
-            "score": api.score_application(edited),
-            "explanation": api.explain_application(edited, lang),
-            "changed": forms.changed_fields(original, edited, lang),
-        }
+        results[client_id] = simulated(edited)
     result = results.get(client_id)
     if result is None:
         return
     st.markdown(f"### {t('whatif_result', lang)}")
-    changed = result["changed"]
+    changed = forms.changed_fields(original, result["application"], lang)
     st.markdown(
         t("whatif_changed", lang, fields=", ".join(changed))
         if changed
@@ -609,15 +666,39 @@ def whatif_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
         )
     )
     score_view(result["score"], lang, key=f"whatif-{client_id}")
-    explanation_view(result["explanation"], lang, key=f"whatif-{client_id}")
+    explanation_view(explained(result, lang), lang, key=f"whatif-{client_id}")
+
+
+def simulated(application: dict[str, Any]) -> dict[str, Any]:
+    """Score an application not on file; its explanations are kept per language."""
+    return {
+        "application": application,
+        "score": api.score_application(application),
+        "explanations": {},
+    }
+
+
+def explained(result: dict[str, Any], lang: Lang) -> Any:
+    """The explanation of a simulated application in ``lang`` (asked once per language)."""
+    by_lang: dict[str, Any] = result["explanations"]
+    if lang not in by_lang:
+        by_lang[lang] = api.explain_application(result["application"], lang)
+    return by_lang[lang]
 
 
 def _when(text: str, lang: Lang) -> str:
+    """An API time (UTC, ISO 8601) in the advisors' time zone, written for people."""
     try:  # decision keys end with "#<uuid>" to stay unique
         moment = datetime.fromisoformat(text.split("#", 1)[0].replace("Z", "+00:00"))
     except ValueError:
         return text
-    return moment.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        local, zone = moment.astimezone(ZoneInfo(TIME_ZONE)), ""
+    except ZoneInfoNotFoundError:  # a host without time-zone data
+        local, zone = moment.astimezone(UTC), " UTC"
+    return local.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M") + zone
 
 
 def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
@@ -685,16 +766,13 @@ def new_applicant_page(lang: Lang) -> None:
             )
         run = st.form_submit_button(t("new_run", lang), type="primary")
     if run:
-        st.session_state["new-result"] = {
-            "score": api.score_application(application),
-            "explanation": api.explain_application(application, lang),
-        }
+        st.session_state["new-result"] = simulated(application)
     result = st.session_state.get("new-result")
     if result is None:
         return
     score_view(result["score"], lang, key="new")
     st.subheader(t("why_title", lang))
-    explanation_view(result["explanation"], lang, key="new")
+    explanation_view(explained(result, lang), lang, key="new")
 
 
 # ----------------------------------------------------------------------------- the model
@@ -714,9 +792,10 @@ def model_card_panel(lang: Lang) -> None:
     st.subheader(t("model_card", lang))
     metrics = card.get("metrics", {})
     training = card.get("training_data", {})
+    colon = " :" if lang == "fr" else ":"
     st.markdown(
         f"{t('model_version', lang, version=card['model_version'])} · "
-        f"{t('model_type', lang)} : **{card.get('model_type') or '—'}** · "
+        f"{t('model_type', lang)}{colon} **{card.get('model_type') or '—'}** · "
         f"{t('model_trained', lang)} **{_when(card.get('created_at') or '', lang)}**"
     )
     row = st.columns(4)
@@ -732,30 +811,53 @@ def model_card_panel(lang: Lang) -> None:
     row[2].metric(
         t("model_default_rate", lang), percent(float(training.get("default_rate", 0)), lang)
     )
-    if card.get("cost_fn") and card.get("cost_fp"):
-        st.caption(t("cost_note", lang, fn=float(card["cost_fn"]) / float(card["cost_fp"])))
+    _cost_note(card, lang)
+    fingerprint = (training.get("sha256") or "")[:12]
+    if fingerprint:
+        note(t("model_data", lang, file=training.get("file") or "—", sha=fingerprint))
+    uses, limits = st.columns(2)
+    with uses:
+        st.markdown(f"**{t('model_use', lang)}**")
+        st.markdown("\n".join(f"- {item}" for item in card.get("intended_use") or []) or "—")
+    with limits:
+        st.markdown(f"**{t('model_limits', lang)}**")
+        st.markdown("\n".join(f"- {item}" for item in card.get("known_limits") or []) or "—")
     candidates: Sequence[Mapping[str, Any]] = card.get("comparison") or []
     if candidates:
+
+        def share(value: Any) -> str:
+            return "—" if value is None else percent(float(value), lang)
+
+        def decimals(value: Any) -> str:
+            return "—" if value is None else number(float(value), lang, 3)
+
         with st.expander(t("model_candidates", lang)):
             st.table(
                 [
                     {
-                        "model": c.get("model"),
-                        "imbalance": c.get("imbalance"),
-                        "AUC": c.get("auc"),
-                        t("metric_cost", lang): c.get("cost_per_client"),
-                        t("threshold", lang): c.get("threshold"),
+                        t("col_model", lang): c.get("model"),
+                        t("col_imbalance", lang): c.get("imbalance"),
+                        "AUC": decimals(c.get("auc")),
+                        t("metric_cost", lang): decimals(c.get("cost_per_client")),
+                        t("threshold", lang): share(c.get("threshold")),
                     }
                     for c in candidates
                 ]
             )
 
 
+def _cost_note(card: Mapping[str, Any], lang: Lang) -> None:
+    """Why the threshold is where it is: the business cost of each kind of error."""
+    if card.get("cost_fn") and card.get("cost_fp"):
+        ratio = float(card["cost_fn"]) / float(card["cost_fp"])
+        note(t("cost_note", lang, fn=number(ratio, lang, 0 if ratio.is_integer() else 1)))
+
+
 def importance_panel(lang: Lang) -> None:
     """Global importance (mean |TreeSHAP|)."""
     answer = api.importance(lang, top=15)
     _show(charts.importance(answer["features"], lang), key="importance")
-    st.caption(answer.get("method", ""))
+    note(t("importance_method", lang, n=number(float(answer.get("n_clients_sampled") or 0), lang)))
 
 
 def drift_panel(lang: Lang) -> None:
@@ -784,7 +886,7 @@ def drift_panel(lang: Lang) -> None:
             t("drift_verdict_ok", lang, n=n, total=total, share=share),
             icon=":material/check_circle:",
         )
-    st.caption(
+    note(
         t(
             "drift_meta",
             lang,
@@ -796,13 +898,18 @@ def drift_panel(lang: Lang) -> None:
     )
     prediction = summary.get("prediction") or {}
     if prediction:
+
+        def value(key: str, write: Callable[[float], str]) -> str:
+            found = prediction.get(key)
+            return "—" if found is None else write(float(found))
+
         st.markdown(
             t(
                 "drift_prediction",
                 lang,
-                ref=percent(float(prediction.get("reference_mean", 0)), lang),
-                cur=percent(float(prediction.get("current_mean", 0)), lang),
-                psi=number(float(prediction.get("psi", 0)), lang, 3),
+                ref=value("reference_mean", lambda v: percent(v, lang)),
+                cur=value("current_mean", lambda v: percent(v, lang)),
+                psi=value("psi", lambda v: number(v, lang, 3)),
             )
         )
     features = sorted(summary.get("features", []), key=lambda f: -(f.get("psi") or 0.0))[:15]

@@ -568,6 +568,7 @@ class Fault:
     status: int = 503
     delay: float = 0.0
     times: int | None = None  # None: every time
+    method: str | None = None  # None: any method
 
 
 @dataclass
@@ -578,6 +579,7 @@ class StubApi:
     faults: list[Fault] = field(default_factory=list)
     decisions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     drift_published: bool = True
+    group_too_small: bool = False  # what a 422 fault says
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Cognito's side: e-mail -> [password, must change it at first sign-in].
     users: dict[str, list[Any]] = field(
@@ -642,10 +644,12 @@ class StubApi:
         with self.lock:
             return [(q, b) for m, p, q, b in self.requests if m == method and p == path]
 
-    def fault_for(self, path: str) -> Fault | None:
-        """The fault that applies to ``path`` now, if any (and count it)."""
+    def fault_for(self, method: str, path: str) -> Fault | None:
+        """The fault that applies to ``method path`` now, if any (and count it)."""
         with self.lock:
             for fault in self.faults:
+                if fault.method not in (None, method):
+                    continue
                 if path.startswith(fault.path_prefix) and (fault.times is None or fault.times > 0):
                     if fault.times is not None:
                         fault.times -= 1
@@ -763,7 +767,7 @@ def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length)) if length else None
             with state.lock:
                 state.requests.append((method, url.path, params, body))
-            fault = state.fault_for(url.path)
+            fault = state.fault_for(method, url.path)
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
             if url.path == "/cognito":
@@ -781,7 +785,9 @@ def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
             elif fault is not None and not fault.delay:
                 status = fault.status
                 answer = {"error": "stub_fault", "message": f"stub answered {fault.status}"}
-                if status == 422:
+                if status == 422 and state.group_too_small:
+                    answer = {"error": "group_too_small", "message": "fewer than 100 clients"}
+                elif status == 422:
                     answer = {"error": "invalid_request", "message": "AMT_CREDIT: must be >= 0"}
             else:
                 status, answer = state.answer(method, url.path, params, body)

@@ -7,6 +7,7 @@ advisor sees when the API is down, slow, or answers 401/404/422/503.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,10 @@ def page_text(at: AppTest) -> str:
     parts: list[str] = []
     for kind in kinds:
         parts.extend(str(element.value) for element in getattr(at, kind))
-    return "\n".join(parts).replace("\u00a0", " ").replace("\u202f", " ")
+    text = "\n".join(parts).replace("\u00a0", " ").replace("\u202f", " ")
+    # notes are <small> markdown with escaped punctuation
+    text = text.replace("<small>", "").replace("</small>", "")
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 def no_failure(at: AppTest) -> None:
@@ -206,7 +210,7 @@ def test_record_a_decision_and_see_it(app: RunApp, stub: StubServer) -> None:
         "comment": "Revenus insuffisants, vu avec le client.",
     }
     text = page_text(at)
-    assert "Décision enregistrée le 28/11/2026 09:00." in text
+    assert "Décision enregistrée le 28/11/2026 10:00." in text  # 09:00 UTC, in Paris
     table = at.table[-1].value
     assert "Revenus insuffisants, vu avec le client." in table.to_string()
 
@@ -261,6 +265,15 @@ def test_the_model_page(app: RunApp, stub: StubServer) -> None:
     at = at.run()
     no_failure(at)
     assert "Aucune analyse de dérive n'a encore été publiée." in page_text(at)
+
+
+def test_the_model_card_says_what_the_model_is_for(app: RunApp) -> None:
+    at = app(view="model")
+    no_failure(at)
+    text = page_text(at)
+    assert "Usage prévu" in text and "help advisors" in text
+    assert "Limites connues" in text and "synthetic data" in text
+    assert "empreinte sha256 000000000000" in text
 
 
 def test_english_on_a_switch(app: RunApp, stub: StubServer) -> None:
@@ -327,7 +340,7 @@ def test_an_unknown_client_is_a_message(app: RunApp) -> None:
 def test_a_client_without_a_score_is_a_message(app: RunApp) -> None:
     at = app(client=100003)  # on file, but the score route answers 404
     assert not at.exception
-    assert "Introuvable : no score for 100003" in page_text(at)
+    assert "Ce client est introuvable" in page_text(at)
 
 
 def test_a_refused_value_is_a_message(app: RunApp, stub: StubServer) -> None:
@@ -353,6 +366,57 @@ def test_a_lasting_503_is_a_message(app: RunApp, stub: StubServer) -> None:
     text = page_text(at)
     assert "momentanément indisponible" in text
     assert ":material/check_circle: Accord" in text  # the score still shows
+
+
+def test_a_typed_id_wins_over_an_earlier_pick_from_the_list(app: RunApp) -> None:
+    at = app()
+    at = at.selectbox(key="find-pick-1-").select(100001).run()
+    assert "Client 100001" in page_text(at)
+    at.text_input(key="find-id-text").input("100002")
+    at = submit(at, "Ouvrir le dossier")
+    no_failure(at)
+    assert "Client 100002" in page_text(at) and "Client 100001" not in page_text(at)
+
+
+def test_a_decision_is_never_posted_twice(app: RunApp, stub: StubServer) -> None:
+    stub.state.faults.append(Fault("/clients/100002/decisions", status=503, times=1, method="POST"))
+    at = app(client=100002)
+    at.text_area(key="decide-comment-100002").input("Revenus insuffisants.")
+    at = submit(at, "Enregistrer la décision")
+    assert not at.exception
+    assert len(stub.state.seen("POST", "/clients/100002/decisions")) == 1  # no retry
+    assert "momentanément indisponible" in page_text(at)
+
+
+def test_a_too_small_group_falls_back_to_every_client(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100001)
+    stub.state.faults.append(Fault("/clients/100001/comparison", status=422, times=1))
+    stub.state.group_too_small = True
+    at = at.selectbox(key="filter-gender-100001").select("male").run()
+    assert not at.exception
+    text = page_text(at)
+    assert "Ce groupe de comparaison est trop petit" in text
+    assert "Groupe : 1 000 clients" in text  # every reference client instead
+    assert "Parmi les 50 clients de référence les plus proches" in text
+
+
+def test_a_simulation_follows_the_language(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100002)
+    at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(150000.0)
+    at = submit(at, "Recalculer le score")
+    assert "Score externe 2 (0,20) diminue le risque de défaut." in page_text(at)
+    at = at.sidebar.radio(key="lang").set_value("en").run()
+    no_failure(at)
+    text = page_text(at)
+    assert "External score 2 (0,20) lowers the risk of default." in text
+    assert "Fields changed: AMT_INCOME_TOTAL (en)" in text
+    assert stub.state.seen("POST", "/explain")[-1][0]["lang"] == "en"
+    assert len(stub.state.seen("POST", "/score")) == 1  # the score is not asked again
+
+
+def test_no_pale_captions(app: RunApp) -> None:
+    at = app(client=100001)
+    assert not at.caption  # Streamlit draws captions at 60 % opacity: under 4.5:1
 
 
 def test_the_token_is_sent_and_never_shown(app: RunApp, stub: StubServer) -> None:
@@ -399,6 +463,17 @@ def test_a_wrong_password_is_refused_in_words(app: RunApp, cognito: StubServer) 
     at = sign_in(app(), "advisor@example.com", "wrong")
     assert not at.exception
     assert "Connexion refusée : Incorrect username or password." in page_text(at)
+
+
+def test_an_expired_first_sign_in_starts_again(app: RunApp, cognito: StubServer) -> None:
+    at = sign_in(app(), "new@example.com", "Temporary-pass-1")
+    at.session_state["auth-challenge"]["session"] = "expired"
+    at.text_input(key="new-pw-1").input("Brand-new-pass-9")
+    at.text_input(key="new-pw-2").input("Brand-new-pass-9")
+    at = submit(at, "Se connecter")
+    assert "Connexion refusée" in page_text(at)
+    at = at.run()
+    assert at.text_input(key="sign-in-email")  # back to the e-mail form
 
 
 def test_a_first_sign_in_sets_a_new_password(app: RunApp, cognito: StubServer) -> None:
