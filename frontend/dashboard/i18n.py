@@ -241,7 +241,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "repaid": ("Remboursé", "Repaid"),
     "defaulted": ("Défaut", "Defaulted"),
     "client_marker": ("Ce client", "This client"),
-    "share_of_class": ("Part des clients de la classe (%)", "Share of the class's clients (%)"),
+    "share_of_class": ("% de la classe", "% of the class"),
     "percentile": (
         "{label} : {value}, plus que {pct} des clients du groupe.",
         "{label}: {value}, more than {pct} of the group's clients.",

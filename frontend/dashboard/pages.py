@@ -506,7 +506,7 @@ def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> Non
     own: Mapping[str, str | None] = details.get("groups", {})
     groups = {
         group["name"]: {level["value"]: level["text"] for level in group["levels"]}
-        for group in api.inputs(lang)["groups"]
+        for group in api.inputs(lang).get("groups", [])  # an older API has none
     }
     st.markdown(f"**{t('compare_group', lang)}**", help=t("compare_group_help", lang))
     filters: dict[str, str] = {}
