@@ -145,26 +145,26 @@ _WORDS: dict[str, tuple[str, str]] = {
     "accept_long": ("Accord : le crédit peut être accordé", "Accept: the loan can be granted"),
     "refuse_long": ("Refus : le risque de défaut est trop élevé", "Refuse: the risk is too high"),
     "distance_far_below": (
-        "Nettement sous le seuil : {points} points de marge ({prob} contre {thr}).",
-        "Well below the threshold: a margin of {points} points ({prob} against {thr}).",
+        "Nettement sous le seuil : {points} de marge ({prob} contre {thr}).",
+        "Well below the threshold: a margin of {points} ({prob} against {thr}).",
     ),
     "distance_below": (
-        "Sous le seuil de {points} points ({prob} contre {thr}).",
-        "Below the threshold by {points} points ({prob} against {thr}).",
+        "Sous le seuil de {points} ({prob} contre {thr}).",
+        "Below the threshold by {points} ({prob} against {thr}).",
     ),
     "distance_close": (
-        "Tout près du seuil ({points} points d'écart : {prob} contre {thr}) : un dossier "
+        "Tout près du seuil ({points} d'écart : {prob} contre {thr}) : un dossier "
         "limite, à examiner avec attention.",
-        "Very close to the threshold ({points} points apart: {prob} against {thr}): a "
+        "Very close to the threshold ({points} apart: {prob} against {thr}): a "
         "borderline file, look at it carefully.",
     ),
     "distance_above": (
-        "Au-dessus du seuil de {points} points ({prob} contre {thr}).",
-        "Above the threshold by {points} points ({prob} against {thr}).",
+        "Au-dessus du seuil de {points} ({prob} contre {thr}).",
+        "Above the threshold by {points} ({prob} against {thr}).",
     ),
     "distance_far_above": (
-        "Nettement au-dessus du seuil : {points} points de trop ({prob} contre {thr}).",
-        "Well above the threshold: {points} points too high ({prob} against {thr}).",
+        "Nettement au-dessus du seuil : {points} de trop ({prob} contre {thr}).",
+        "Well above the threshold: {points} too high ({prob} against {thr}).",
     ),
     "gauge_alt": (
         "Jauge : probabilité de défaut {prob}, seuil {thr} ; décision : {decision}. "
@@ -298,8 +298,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     "whatif_reset": ("Revenir au dossier", "Back to the file"),
     "whatif_result": ("Score simulé", "Simulated score"),
     "whatif_delta": (
-        "{delta} points par rapport au dossier ({before} → {after}).",
-        "{delta} points against the file ({before} → {after}).",
+        "{delta} par rapport au dossier ({before} → {after}).",
+        "{delta} against the file ({before} → {after}).",
     ),
     "whatif_changed": ("Champs modifiés : {fields}", "Fields changed: {fields}"),
     "whatif_nochange": ("Aucun champ modifié.", "No field changed."),
@@ -447,8 +447,13 @@ def percent(share: float, lang: Lang, decimals: int = 1) -> str:
 
 
 def points(share: float, lang: Lang) -> str:
-    """A difference of probabilities in percentage points, without a sign."""
-    return number(100 * abs(share), lang, 1)
+    """A difference of probabilities in percentage points, without a sign, with its unit.
+
+    French puts the unit in the singular under 2 ("1,5 point"), English only for exactly 1.
+    """
+    value = round(100 * abs(share), 1)
+    singular = value < 2 if lang == "fr" else value == 1
+    return f"{number(value, lang, 1)} {'point' if singular else 'points'}"
 
 
 def money(value: float, lang: Lang) -> str:

@@ -115,6 +115,23 @@ def test_numbers_follow_the_language(value: float, lang: str, expected: str) -> 
     assert shown == expected
 
 
+@pytest.mark.parametrize(
+    ("share", "lang", "expected"),
+    [
+        (0.015, "fr", "1,5 point"),
+        (0.02, "fr", "2,0 points"),
+        (-0.21, "fr", "21,0 points"),
+        (0.01, "en", "1.0 point"),
+        (0.015, "en", "1.5 points"),
+    ],
+)
+def test_points_agree_with_their_number(share: float, lang: str, expected: str) -> None:
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import i18n
+
+    assert i18n.points(share, lang) == expected  # type: ignore[arg-type]
+
+
 def luminance(colour: str) -> float:
     channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
