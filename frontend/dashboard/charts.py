@@ -15,7 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.i18n import Lang, percent, t, value_text
+from dashboard.i18n import Lang, colon, percent, percent_sign, t, value_text
 
 BLUE = "#0072B2"
 VERMILLION = "#D55E00"
@@ -52,7 +52,7 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
             mode="gauge+number",
             value=100 * probability,
             number={
-                "suffix": "\u00a0%" if lang == "fr" else "%",
+                "suffix": percent_sign(lang),
                 "valueformat": ".1f",
                 "font": {"size": 40, "color": INK},
             },
@@ -60,7 +60,7 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
                 "shape": "angular",
                 "axis": {
                     "range": [0, 100 * top],
-                    "ticksuffix": "\u00a0%" if lang == "fr" else "%",
+                    "ticksuffix": percent_sign(lang),
                     "tickcolor": INK,
                     "tickfont": {"color": INK},
                 },
@@ -156,13 +156,11 @@ def _factor_label(item: Mapping[str, Any], lang: Lang) -> str:
     arrow = "▲" if float(item["contribution"]) > 0 else "▼"
     label, value = str(item["label"]), item.get("value")
     if item.get("kind") == "level":
-        level = label.rsplit(" : " if lang == "fr" else ": ", 1)[-1]
+        level = label.rsplit(colon(lang), 1)[-1]
         if not value:
             answer = "?"
-        elif str(value) == level:
-            answer = "oui" if lang == "fr" else "yes"
         else:
-            answer = "non" if lang == "fr" else "no"
+            answer = t("yes" if str(value) == level else "no", lang)
         return f"{arrow} {label} ? {answer}"
     return f"{arrow} {label} = {value}" if value else f"{arrow} {label}"
 

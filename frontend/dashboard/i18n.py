@@ -96,6 +96,8 @@ _WORDS: dict[str, tuple[str, str]] = {
         "This comparison group is too small (under 100 reference clients, or under 20 of a "
         "class): the comparison covers every client. Widen the filters.",
     ),
+    "yes": ("oui", "yes"),
+    "no": ("non", "no"),
     "retry": ("Réessayer", "Try again"),
     # find a client
     "find_title": ("Trouver un client", "Find a client"),
@@ -432,6 +434,21 @@ def text_keys() -> list[str]:
     return list(_WORDS)
 
 
+def colon(lang: Lang) -> str:
+    """What goes between a label and its value: French typography puts a space before it."""
+    return " : " if lang == "fr" else ": "
+
+
+def labelled(label: str, value: str, lang: Lang) -> str:
+    """A label and its value in bold: "Âge : **23 ans**" / "Age: **23 years**"."""
+    return f"{label}{colon(lang)}**{value}**"
+
+
+def percent_sign(lang: Lang) -> str:
+    """The percent sign as the language writes it after a number."""
+    return "\u00a0%" if lang == "fr" else "%"
+
+
 def number(value: float, lang: Lang, decimals: int = 0) -> str:
     """A number with the language's separators: 1 234,5 in French, 1,234.5 in English."""
     text = f"{value:,.{decimals}f}"
@@ -443,7 +460,7 @@ def number(value: float, lang: Lang, decimals: int = 0) -> str:
 def percent(share: float, lang: Lang, decimals: int = 1) -> str:
     """A share as a percentage: 0.094 -> '9,4 %' in French, '9.4%' in English."""
     text = number(100 * share, lang, decimals)
-    return f"{text}\u00a0%" if lang == "fr" else f"{text}%"
+    return text + percent_sign(lang)
 
 
 def points(share: float, lang: Lang) -> str:

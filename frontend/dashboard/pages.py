@@ -24,6 +24,7 @@ from dashboard.i18n import (
     DEFAULT_LANG,
     LANGS,
     Lang,
+    labelled,
     money,
     number,
     percent,
@@ -378,12 +379,7 @@ def summary_card(client_id: int, details: Mapping[str, Any], lang: Lang) -> bool
         for column, section in zip(st.columns(4), shown[start : start + 4], strict=False):
             with column.container(border=True):
                 st.markdown(f"**{t(SECTION_TITLES[section], lang)}**")
-                lines = [
-                    f"{f['label']} : **{f['text']}**"
-                    if lang == "fr"
-                    else f"{f['label']}: **{f['text']}**"
-                    for f in by_section[section]
-                ]
+                lines = [labelled(f["label"], f["text"], lang) for f in by_section[section]]
                 st.markdown("  \n".join(lines))
     return True
 
@@ -414,16 +410,8 @@ def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
     with left:
         _show(charts.gauge(probability, threshold, lang), key=f"gauge-{key}")
     with right, st.container(border=True):
-        st.markdown(
-            f"{t('probability', lang)} : **{percent(probability, lang)}**"
-            if lang == "fr"
-            else f"{t('probability', lang)}: **{percent(probability, lang)}**"
-        )
-        st.markdown(
-            f"{t('threshold', lang)} : **{percent(threshold, lang)}**"
-            if lang == "fr"
-            else f"{t('threshold', lang)}: **{percent(threshold, lang)}**"
-        )
+        st.markdown(labelled(t("probability", lang), percent(probability, lang), lang))
+        st.markdown(labelled(t("threshold", lang), percent(threshold, lang), lang))
         st.markdown(f"{t('decision', lang)}")
         st.markdown(f"## {ICONS[decision]} {t(decision, lang)}")
         st.markdown(t(f"{decision}_long", lang))
@@ -792,10 +780,9 @@ def model_card_panel(lang: Lang) -> None:
     st.subheader(t("model_card", lang))
     metrics = card.get("metrics", {})
     training = card.get("training_data", {})
-    colon = " :" if lang == "fr" else ":"
     st.markdown(
         f"{t('model_version', lang, version=card['model_version'])} · "
-        f"{t('model_type', lang)}{colon} **{card.get('model_type') or '—'}** · "
+        f"{labelled(t('model_type', lang), card.get('model_type') or '—', lang)} · "
         f"{t('model_trained', lang)} **{_when(card.get('created_at') or '', lang)}**"
     )
     row = st.columns(4)
