@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from cloudformation import load_template
+from settings_env import clear_settings_env
 
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
@@ -34,17 +35,6 @@ pytestmark = pytest.mark.xdist_group("trained_model")
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = sorted((REPO / "events").glob("*.json"))
 SCORE_FIELDS = {"probability", "threshold", "decision", "margin", "model_version"}
-SETTINGS_ENV = (
-    "STORE_BACKEND",
-    "LOCAL_STORE_PATH",
-    "MODEL_BUCKET",
-    "CLIENTS_TABLE",
-    "DECISIONS_TABLE",
-    "AUTH_MODE",
-    "API_TOKEN",
-    "MODEL_REFRESH_SECONDS",
-    "MODEL_CACHE_DIR",
-)
 
 
 def template_routes() -> dict[str, tuple[str, bool]]:
@@ -125,8 +115,7 @@ def jwt_env(published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     store = tmp_path / "store"
     shutil.copytree(published, store)  # the client function may write decisions
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
+    clear_settings_env(monkeypatch)
     monkeypatch.setenv("STORE_BACKEND", "local")
     monkeypatch.setenv("LOCAL_STORE_PATH", str(store))
     monkeypatch.setenv("AUTH_MODE", "jwt")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from settings_env import clear_settings_env
 
 from creditscore_common.api import reset_caches
 from creditscore_common.model import METADATA_FILE, ONNX_FILE
@@ -35,17 +36,6 @@ TOKEN = "s3cret-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SCORE_FIELDS = {"client_id", "probability", "threshold", "decision", "margin", "model_version"}
 PARITY_TOLERANCE = 1e-6
-SETTINGS_ENV = (
-    "STORE_BACKEND",
-    "LOCAL_STORE_PATH",
-    "MODEL_BUCKET",
-    "CLIENTS_TABLE",
-    "DECISIONS_TABLE",
-    "AUTH_MODE",
-    "API_TOKEN",
-    "MODEL_REFRESH_SECONDS",
-    "MODEL_CACHE_DIR",
-)
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -100,8 +90,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Point the shared package at a store through the environment, as the apps read it."""
 
     def apply(store_path: Path, **extra: str) -> None:
-        for name in SETTINGS_ENV:
-            monkeypatch.delenv(name, raising=False)
+        clear_settings_env(monkeypatch)
         monkeypatch.setenv("STORE_BACKEND", "local")
         monkeypatch.setenv("LOCAL_STORE_PATH", str(store_path))
         monkeypatch.setenv("API_TOKEN", TOKEN)
