@@ -95,14 +95,26 @@ class AwsStore(Store):
             self._dynamodb = self._client("dynamodb")
         return self._dynamodb
 
-    def _call(self, what: str, operation: Any, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        what: str,
+        operation: Any,
+        *,
+        absent: tuple[str, ...] = ("NoSuchKey", "404"),
+        **kwargs: Any,
+    ) -> Any:
+        """Run one AWS call; every failure becomes StoreUnavailableError but ``absent`` ones.
+
+        A ClientError with one of the ``absent`` codes passes through: the caller reads it as
+        "not there".
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return operation(**kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404"):
+            if code in absent:
                 raise
             raise StoreUnavailableError(f"{what} failed: {code or error}") from error
         except BotoCoreError as error:
@@ -226,20 +238,20 @@ class AwsStore(Store):
         S3 then answers AccessDenied, not NoSuchKey, for an object that does not exist. With
         GetObject granted on that prefix, AccessDenied on this key means "not published yet".
         """
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         key = f"{MONITORING_PREFIX}/{DRIFT_SUMMARY_FILE}"
         try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "AccessDenied", "403"):
-                if code in ("AccessDenied", "403"):
-                    log.info("s3://%s/%s: AccessDenied, read as not published", self.bucket, key)
-                return None
-            raise StoreUnavailableError(f"reading the drift summary failed: {code}") from error
-        except BotoCoreError as error:
-            raise StoreUnavailableError(f"reading the drift summary failed: {error}") from error
+            answer = self._call(
+                "reading the drift summary",
+                self.s3.get_object,
+                absent=("NoSuchKey", "404", "AccessDenied", "403"),
+                Bucket=self.bucket,
+                Key=key,
+            )
+        except ClientError:
+            log.info("s3://%s/%s: not published (or not readable)", self.bucket, key)
+            return None
         try:
             summary: dict[str, Any] = json.loads(answer["Body"].read())
         except ValueError as error:
