@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
-from creditscore_common import explain, monitoring
+from creditscore_common import counterfactual, explain, monitoring
 from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, models_for
 from creditscore_common.labels import DEFAULT_LANG, Lang
 from creditscore_common.logs import configure_logging
@@ -50,7 +50,27 @@ def explain_application(
     lang: LangQuery = DEFAULT_LANG,
 ) -> explain.Explanation:
     """Each feature's contribution to the score of a raw application."""
-    return explain.explain_application(models, body.application.raw(), lang, top)
+    return explain.explain_application(models, body.scorable(), lang, top)
+
+
+@router.get("/clients/{client_id}/counterfactual", response_model=counterfactual.Counterfactual)
+def counterfactual_client(
+    _: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    client_id: int = ClientId,
+    lang: LangQuery = DEFAULT_LANG,
+) -> counterfactual.Counterfactual:
+    """What would change a refusal: the smallest changes to credit, term or down payment."""
+    return counterfactual.counterfactual_client(store, models, client_id, lang)
+
+
+@router.post("/counterfactual", response_model=counterfactual.Counterfactual)
+def counterfactual_application(
+    _: AdvisorDep, models: ModelsDep, body: ScoreRequest, lang: LangQuery = DEFAULT_LANG
+) -> counterfactual.Counterfactual:
+    """What would change the refusal of a raw application (same levers as for a client)."""
+    return counterfactual.counterfactual_application(models, body.scorable(), lang)
 
 
 @router.get("/model", response_model=explain.ModelCard)

@@ -40,7 +40,7 @@ async def score_client(
 @router.post("/score", response_model=ScoreResponse, response_model_exclude_none=True)
 async def score_application(_: AdvisorDep, models: ModelsDep, body: ScoreRequest) -> dict[str, Any]:
     """Default probability and decision of a raw application (any field may be missing)."""
-    return service.serve_application(models, body.application.raw()).as_dict()
+    return service.serve_application(models, body.scorable()).as_dict()
 
 
 configure_logging()

@@ -16,6 +16,8 @@ from creditscore_common.features import (
     DOMAIN_FEATURES,
     EMPLOYMENT_ANOMALY_FEATURE,
     EXT_SOURCE_FEATURES,
+    PROTECTED_COLUMNS,
+    PROTECTED_REASON,
     RATIO_FEATURES,
     FeatureSpec,
     fit_feature_spec,
@@ -161,7 +163,7 @@ def test_record_of_only_none_values_equals_the_all_missing_row(spec: FeatureSpec
 
 
 def test_record_with_some_keys_only(spec: FeatureSpec) -> None:
-    record = {"AMT_INCOME_TOTAL": 200_000.0, "AMT_CREDIT": 500_000.0, "CODE_GENDER": "F"}
+    record = {"AMT_INCOME_TOTAL": 200_000.0, "AMT_CREDIT": 500_000.0, "FLAG_OWN_CAR": "Y"}
     out = transform_record(spec, record)[0]
     assert out.shape == (len(spec.features),)
     assert out[col(spec, "AMT_INCOME_TOTAL")] == clipped(spec, "AMT_INCOME_TOTAL", 200_000.0)
@@ -169,10 +171,37 @@ def test_record_with_some_keys_only(spec: FeatureSpec) -> None:
     assert out[col(spec, "CREDIT_INCOME_RATIO")] == clipped(spec, "CREDIT_INCOME_RATIO", 2.5)
     for name in ("AMT_ANNUITY", "DAYS_BIRTH", "ANNUITY_INCOME_RATIO", "CREDIT_GOODS_RATIO"):
         assert np.isnan(out[col(spec, name)]), name
-    gender = one_hot_slice(spec, "CODE_GENDER")
-    assert out[col(spec, "CODE_GENDER__F")] == 1.0
-    assert out[gender].sum() == 1.0
+    car = one_hot_slice(spec, "FLAG_OWN_CAR")
+    assert out[col(spec, "FLAG_OWN_CAR__Y")] == 1.0
+    assert out[car].sum() == 1.0
     assert out[one_hot_slice(spec, "NAME_CONTRACT_TYPE")].sum() == 0.0
+
+
+def test_gender_is_never_a_model_input(spec: FeatureSpec) -> None:
+    assert "CODE_GENDER" in spec.dropped_columns
+    assert "protected" in spec.dropped_columns["CODE_GENDER"]
+    assert "CODE_GENDER" not in spec.input_columns
+    assert not [f for f in spec.features if f.startswith("CODE_GENDER")]
+    record = {"AMT_INCOME_TOTAL": 200_000.0, "AMT_CREDIT": 500_000.0}
+    as_man = transform_record(spec, {**record, "CODE_GENDER": "M"})
+    as_woman = transform_record(spec, {**record, "CODE_GENDER": "F"})
+    assert np.array_equal(as_man, as_woman, equal_nan=True)
+
+
+def test_gender_kept_only_when_asked(reference: ApplicationTable) -> None:
+    with_gender = fit_feature_spec(reference.columns, protected=())
+    assert "CODE_GENDER" in with_gender.input_columns
+
+
+def test_monotone_constraints_follow_the_model_order(spec: FeatureSpec) -> None:
+    constraints = spec.monotone_constraints()
+    assert len(constraints) == len(spec.features)
+    by_name = dict(zip(spec.features, constraints, strict=True))
+    assert by_name["EXT_SOURCE_MEAN"] == -1 and by_name["CREDIT_INCOME_RATIO"] == 1
+    assert by_name["AMT_INCOME_TOTAL"] == -1 and by_name["DAYS_EMPLOYED"] == 1
+    # The loan term (annuity / credit) is not monotone: no constraint.
+    assert by_name["ANNUITY_CREDIT_RATIO"] == 0
+    assert set(constraints) <= {-1, 0, 1}
 
 
 @pytest.mark.parametrize("value", ["Space loans", None, "", 3, 2.5, float("nan"), {"a": 1}])
@@ -379,7 +408,10 @@ def test_columns_mostly_missing_are_dropped_and_absent_from_features(
             missing = np.mean(~np.isfinite(values.astype(np.float64)))
         prefix = f"{name}__"
         present = name in spec.features or any(f.startswith(prefix) for f in spec.features)
-        if missing > 0.60:
+        if name in PROTECTED_COLUMNS:
+            assert spec.dropped_columns[name] == PROTECTED_REASON, name
+            assert not present, name
+        elif missing > 0.60:
             assert name in spec.dropped_columns, name
             assert not present, name
         elif name in spec.dropped_columns:

@@ -136,7 +136,7 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CreditScoreError)
     if error.status_code >= 500:
         log.error("%s: %s", error.code, error)
-    return _error(error.status_code, error.code, str(error))
+    return _error(error.status_code, error.code, str(error), error.details)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:

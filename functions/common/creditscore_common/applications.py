@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from creditscore_common.labels import DAYS_PER_YEAR, Lang, column_label, level_text
 from creditscore_common.profiles import GROUP_DIMENSIONS
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
-from creditscore_common.schemas import application_bounds
+from creditscore_common.schemas import MINIMUM_FIELDS, MINIMUM_ONE_OF, application_bounds
 from creditscore_common.store.base import Store
 
 InputKind = Literal["number", "flag", "category"]
@@ -57,6 +57,12 @@ class InputField(BaseModel):
     median: float | None = Field(description="median among reference clients (numbers)")
     missing_rate: float = Field(description="share of reference clients without this field")
     levels: list[Level] | None = Field(description="allowed values (categories and flags)")
+    required: bool = Field(
+        description="POST /score, /explain and /counterfactual answer 422 without it"
+    )
+    required_group: str | None = Field(
+        description="one field of this group is enough (the external scores), else null"
+    )
 
 
 class GroupOption(BaseModel):
@@ -83,9 +89,18 @@ class InputsResponse(BaseModel):
         description="DAYS_EMPLOYED value meaning 'no employment' (pensioners, unemployed)"
     )
     fields: list[InputField]
+    minimum_rule: str = Field(description="the minimum information rule, in words")
     groups: list[GroupFilter] = Field(
         description="filters of the comparison routes (comparison, bivariate) and their levels"
     )
+
+
+_MINIMUM_RULE: dict[Lang, str] = {
+    "fr": "Pour être évaluée, une demande doit donner le revenu, le montant du crédit, "
+    "l'annuité, la date de naissance et au moins un score externe.",
+    "en": "To be scored, an application must give the income, the credit amount, the "
+    "annuity, the birth date and at least one external score.",
+}
 
 
 def client_application(store: Store, client_id: int) -> ApplicationResponse:
@@ -148,6 +163,8 @@ def input_fields(lang: Lang) -> InputsResponse:
                 median=None if spec.is_categorical else _median(spec.quantiles),
                 missing_rate=round(spec.missing_rate, 4),
                 levels=levels,
+                required=name in MINIMUM_FIELDS,
+                required_group="|".join(MINIMUM_ONE_OF) if name in MINIMUM_ONE_OF else None,
             )
         )
     return InputsResponse(
@@ -155,5 +172,6 @@ def input_fields(lang: Lang) -> InputsResponse:
         days_per_year=DAYS_PER_YEAR,
         days_employed_none=float(DAYS_EMPLOYED_ANOMALY),
         fields=fields,
+        minimum_rule=_MINIMUM_RULE[lang],
         groups=group_filters(lang),
     )

@@ -8,6 +8,25 @@ class CreditScoreError(Exception):
 
     status_code = 500
     code = "internal_error"
+    #: Per-field details of the answer (``details`` of the error body), if any.
+    details: list[dict[str, str]] | None = None
+
+
+class InsufficientApplicationError(CreditScoreError):
+    """A raw application lacks the fields the model leans on most: it is not scored."""
+
+    status_code = 422
+    code = "insufficient_information"
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        self.details = [
+            {"field": name, "location": f"body.application.{name}", "problem": "required"}
+            for name in missing
+        ]
+        super().__init__(
+            "too little information to score this application; missing: " + ", ".join(missing)
+        )
 
 
 class ClientNotFoundError(CreditScoreError, LookupError):

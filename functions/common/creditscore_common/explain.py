@@ -26,6 +26,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from creditscore_common.errors import CreditScoreError, ModelUnavailableError
+from creditscore_common.factors import Factor, factors, feature_factors, member_of
 from creditscore_common.features import FeatureSpec, transform_record
 from creditscore_common.labels import (
     Label,
@@ -34,11 +35,19 @@ from creditscore_common.labels import (
     feature_labels,
     format_derived_value,
     format_percent,
+    format_points,
     format_value,
     is_missing,
     level_text,
 )
-from creditscore_common.model import IMPORTANCE_FILE, MODEL_FILE, ScoringModel, sha256_bytes
+from creditscore_common.model import (
+    IMPORTANCE_FILE,
+    MODEL_FILE,
+    Band,
+    ScoringModel,
+    sha256_bytes,
+)
+from creditscore_common.schemas import BorderlineInterval
 from creditscore_common.service import ModelProvider
 from creditscore_common.store import Store
 from creditscore_common.treeshap import LightGBMLibraryError, TreeShapBooster
@@ -50,6 +59,13 @@ ADDITIVITY_TOLERANCE: Final = 1e-6
 MAX_REASONS: Final = 4
 OTHER_FEATURES: Final = "OTHER_FEATURES"
 BASE_VALUE_FEATURE: Final = "BASE_VALUE"
+#: At most this many declared values are quoted for one factor.
+MAX_QUOTED: Final = 3
+POINTS_METHOD: Final = (
+    "points = 100 * contribution * (probability - base_probability) / sum(contributions): "
+    "each effect keeps its share of the log-odds and the points add up exactly to the "
+    "change in probability from the reference average"
+)
 CONVERSION: Final = (
     "probability = 1 / (1 + exp(-(base_value + sum(contributions)))); contributions and "
     "base_value are in log-odds of default; a positive contribution raises the risk"
@@ -86,8 +102,37 @@ class FeatureContribution(BaseModel):
     value: str | None = Field(description="the client's value in readable units")
     raw_value: float | str | None = Field(description="the client's value as sent")
     contribution: float = Field(description="TreeSHAP value, log-odds of default")
+    points: float = Field(
+        description="the contribution in percentage points of probability (see Explanation)"
+    )
+    factor: str | None = Field(description="the factor (key) this feature belongs to")
     direction: Direction = Field(description="effect on the risk of default")
     sentence: str = Field(description="the contribution in one plain sentence")
+
+
+class QuotedValue(BaseModel):
+    """One field the client declared, as the advisor reads it out."""
+
+    field: str = Field(description="the application field (code)")
+    label: str
+    value: str = Field(description="the client's value in readable units")
+
+
+class FactorContribution(BaseModel):
+    """One factor (features grouped under what the client declared) and its effect."""
+
+    factor: str = Field(description="factor key, e.g. external_scores, loan, income")
+    label: str = Field(description="the factor's name, in the requested language")
+    contribution: float = Field(description="sum of its features' TreeSHAP values, log-odds")
+    points: float = Field(
+        description="effect in percentage points of probability; the points of all factors "
+        "add up to 100 * (probability - base_probability)"
+    )
+    direction: Direction
+    values: list[QuotedValue] = Field(description="the client's declared values it rests on")
+    value: str | None = Field(description="those values in one readable string")
+    sentence: str = Field(description="the effect in one plain sentence, values quoted")
+    features: list[str] = Field(description="the model features it groups")
 
 
 class Explanation(BaseModel):
@@ -99,6 +144,8 @@ class Explanation(BaseModel):
     probability: float = Field(description="P(default) from the ONNX model (= score route)")
     threshold: float
     decision: Literal["accept", "refuse"]
+    band: Band = Field(description="borderline: to be examined rather than decided on the score")
+    borderline: BorderlineInterval
     summary: str = Field(description="probability, threshold and decision in one sentence")
     log_odds: float = Field(description="raw score of the native booster, log-odds")
     base_value: float = Field(description="expected log-odds over the training clients")
@@ -109,14 +156,21 @@ class Explanation(BaseModel):
         description="1 / (1 + exp(-log_odds)); equals probability up to the ONNX parity gap"
     )
     conversion: str
+    points_method: str
+    points_total: float = Field(description="100 * (probability - base_probability)")
     n_features: int = Field(description="number of model features")
     top: int | None = Field(description="features listed one by one (None: all)")
     contributions: list[FeatureContribution] = Field(
         description="largest |contribution| first; with top=K, the K largest and one "
         "OTHER_FEATURES remainder, so that additivity still holds"
     )
-    reasons: list[FeatureContribution] = Field(
-        description="refusal only: 1 to 4 features raising the risk most, in order"
+    factors: list[FactorContribution] = Field(
+        description="every factor, each once, largest |effect| first (additive: their "
+        "contributions add up to contributions_sum over all features)"
+    )
+    reasons: list[FactorContribution] = Field(
+        description="refusal: up to 4 factors raising the risk most; acceptance: up to 4 "
+        "lowering it most; in order"
     )
 
 
@@ -208,6 +262,9 @@ class ModelExplainer:
     origin: Mapping[str, Mapping[str, str]]
     labels: Mapping[str, Label]
     derived_spec: FeatureSpec
+    factor_of: Mapping[str, str]
+    #: Factor key -> indices of its features in model order.
+    factor_members: Mapping[str, tuple[int, ...]]
 
     @classmethod
     def load(cls, model: ScoringModel) -> ModelExplainer:
@@ -223,6 +280,14 @@ class ModelExplainer:
                 f"model {model.version}: model.txt has {booster.n_features} features, "
                 f"the feature spec {len(model.spec.features)}"
             )
+        try:
+            factor_of = feature_factors(model.spec)
+        except ValueError as error:
+            booster.close()
+            raise ModelUnavailableError(f"model {model.version}: {error}") from error
+        members: dict[str, list[int]] = {key: [] for key in factors()}
+        for j, feature in enumerate(model.spec.features):
+            members[factor_of[feature]].append(j)
         return cls(
             version=model.version,
             booster=booster,
@@ -230,6 +295,8 @@ class ModelExplainer:
             origin=model.spec.feature_origin(),
             labels=feature_labels(model.spec),
             derived_spec=_numeric_only(model.spec),
+            factor_of=factor_of,
+            factor_members={k: tuple(v) for k, v in members.items() if v},
         )
 
     def shap(self, application: Mapping[str, Any]) -> tuple[npt.NDArray[np.float64], float, float]:
@@ -311,9 +378,28 @@ _VERBS: dict[tuple[Lang, Direction, bool], str] = {
 }
 
 
-def _sentence(subject: str, value: str | None, direction: Direction, lang: Lang) -> str:
+def _by_points(points: float, direction: Direction, lang: Lang) -> str:
+    """The effect's size after its verb, e.g. " by 3.2 points" (none when neutral)."""
+    if direction == "neutral":
+        return ""
+    return (
+        f" de {format_points(points, lang)}"
+        if lang == "fr"
+        else f" by {format_points(points, lang)}"
+    )
+
+
+def _sentence(
+    subject: str,
+    value: str | None,
+    direction: Direction,
+    lang: Lang,
+    points: float | None = None,
+    plural: bool = False,
+) -> str:
     shown = f" ({value})" if value is not None else ""
-    return f"{subject}{shown} {_VERBS[(lang, direction, False)]}."
+    by = "" if points is None else _by_points(points, direction, lang)
+    return f"{subject}{shown} {_VERBS[(lang, direction, plural)]}{by}."
 
 
 def _level_value(client_level: str, feature_level: str, lang: Lang) -> str:
@@ -324,7 +410,9 @@ def _level_value(client_level: str, feature_level: str, lang: Lang) -> str:
     return f"{client_level}, et non {other}" if lang == "fr" else f"{client_level}, not {other}"
 
 
-def _other_item(contribution: float, n_other: int, lang: Lang) -> FeatureContribution:
+def _other_item(
+    contribution: float, points: float, n_other: int, lang: Lang
+) -> FeatureContribution:
     direction = _direction(contribution)
     if lang == "fr":
         label = f"Autres caractéristiques ({n_other})"
@@ -340,13 +428,18 @@ def _other_item(contribution: float, n_other: int, lang: Lang) -> FeatureContrib
         value=None,
         raw_value=None,
         contribution=contribution,
+        points=points,
+        factor=None,
         direction=direction,
-        sentence=sentence + _VERBS[(lang, direction, True)] + ".",
+        sentence=sentence
+        + _VERBS[(lang, direction, True)]
+        + _by_points(points, direction, lang)
+        + ".",
     )
 
 
-def _base_reason(base_value: float, threshold: float, lang: Lang) -> FeatureContribution:
-    """The reason left when no feature raises the risk: the reference average itself."""
+def _base_reason(base_value: float, threshold: float, lang: Lang) -> FactorContribution:
+    """The reason left when no factor raises the risk: the reference average itself."""
     base = format_percent(_sigmoid(base_value), lang)
     limit = format_percent(threshold, lang)
     if lang == "fr":
@@ -360,25 +453,29 @@ def _base_reason(base_value: float, threshold: float, lang: Lang) -> FeatureCont
             f"The average risk of reference clients ({base}) already reaches the threshold "
             f"({limit})."
         )
-    return FeatureContribution(
-        feature=BASE_VALUE_FEATURE,
-        kind="base",
-        column=None,
+    return FactorContribution(
+        factor=BASE_VALUE_FEATURE.lower(),
         label=label,
-        value=base,
-        raw_value=base_value,
         contribution=base_value,
+        points=0.0,
         direction="raises",
+        values=[],
+        value=base,
         sentence=sentence,
+        features=[],
     )
 
 
-def _summary(probability: float, threshold: float, refused: bool, lang: Lang) -> str:
+def _summary(probability: float, threshold: float, refused: bool, band: Band, lang: Lang) -> str:
     p, t = format_percent(probability, lang), format_percent(threshold, lang)
     if lang == "fr":
         verdict = "crédit refusé" if refused else "crédit accordé"
+        if band == "borderline":
+            verdict = f"dossier à examiner, trop proche du seuil pour trancher ({verdict} au score)"
         return f"Probabilité de défaut {p} pour un seuil de {t} : {verdict}."
     verdict = "loan refused" if refused else "loan granted"
+    if band == "borderline":
+        verdict = f"to be examined, too close to the threshold to decide ({verdict} on the score)"
     return f"Probability of default {p} against a threshold of {t}: {verdict}."
 
 
@@ -389,6 +486,19 @@ def _sigmoid(log_odds: float) -> float:
     return odds / (1.0 + odds)
 
 
+def points_scale(probability: float, base_probability: float, total: float) -> float:
+    """Percentage points per unit of log-odds, so that the points add up to the change.
+
+    ``100 * (probability - base_probability) / total``; the derivative of the logistic at
+    the base when the contributions cancel out (or, within the ONNX parity gap, disagree in
+    sign with the change), so that no effect ever changes sign when put in points.
+    """
+    change = probability - base_probability
+    if total != 0.0 and change * total > 0.0:
+        return 100.0 * change / total
+    return 100.0 * base_probability * (1.0 - base_probability)
+
+
 # ============================================================================ explanations
 
 
@@ -396,6 +506,7 @@ def _feature_item(
     explainer: ModelExplainer,
     feature: str,
     contribution: float,
+    scale: float,
     application: Mapping[str, Any],
     derived: Mapping[str, float],
     lang: Lang,
@@ -435,9 +546,88 @@ def _feature_item(
         value=value,
         raw_value=raw_value,
         contribution=contribution,
+        points=contribution * scale,
+        factor=explainer.factor_of[feature],
         direction=direction,
         sentence=sentence,
     )
+
+
+def _quoted_values(
+    explainer: ModelExplainer,
+    factor: Factor,
+    contributions: npt.NDArray[np.float64],
+    application: Mapping[str, Any],
+    lang: Lang,
+) -> list[QuotedValue]:
+    """The declared values a factor rests on: all of a short list, else the weightiest."""
+    fields = list(factor.quoted)
+    if not factor.quote_missing:
+        # An empty field says nothing the client can hear; keep one if all are empty.
+        filled = [f for f in fields if not is_missing(application.get(f))]
+        fields = filled or fields[:1]
+    if len(fields) > MAX_QUOTED:
+        weight = dict.fromkeys(fields, 0.0)
+        for j in explainer.factor_members.get(factor.key, ()):
+            feature = explainer.spec.features[j]
+            member = member_of(feature, explainer.origin[feature])
+            if member in weight:
+                weight[member] += abs(float(contributions[j]))
+        # Filled fields first, then by weight; the table's order breaks ties.
+        fields.sort(key=lambda f: (is_missing(application.get(f)), -weight[f]))
+        fields = fields[:MAX_QUOTED]
+    return [
+        QuotedValue(
+            field=name,
+            label=column_label(name).text(lang),
+            value=format_value(name, application.get(name), lang),
+        )
+        for name in fields
+    ]
+
+
+def _factor_items(
+    explainer: ModelExplainer,
+    contributions: npt.NDArray[np.float64],
+    scale: float,
+    application: Mapping[str, Any],
+    lang: Lang,
+) -> list[FactorContribution]:
+    """Every factor of the model once, largest |effect| first (ties: the table's order)."""
+    table = factors()
+    items: list[FactorContribution] = []
+    for key, members in explainer.factor_members.items():
+        factor = table[key]
+        contribution = math.fsum(float(contributions[j]) for j in members)
+        direction = _direction(contribution)
+        points = contribution * scale
+        values = _quoted_values(explainer, factor, contributions, application, lang)
+        joint = "\u00a0; " if lang == "fr" else "; "
+        if len(values) == 1 and values[0].label.lower() == factor.label(lang).lower():
+            value: str | None = values[0].value  # "Âge (61 ans)", not "Âge (Âge : 61 ans)"
+        else:
+            value = joint.join(f"{v.label}{_colon(lang)}{v.value}" for v in values) or None
+        items.append(
+            FactorContribution(
+                factor=key,
+                label=factor.label(lang),
+                contribution=contribution,
+                points=points,
+                direction=direction,
+                values=values,
+                value=value,
+                sentence=_sentence(
+                    factor.label(lang), value, direction, lang, points, factor.plural(lang)
+                ),
+                features=[explainer.spec.features[j] for j in members],
+            )
+        )
+    items.sort(key=lambda item: -abs(item.contribution))
+    return items
+
+
+def _colon(lang: Lang) -> str:
+    return "\u00a0: " if lang == "fr" else ": "
 
 
 def explain(
@@ -447,10 +637,10 @@ def explain(
     top: int | None = None,
     client_id: int | None = None,
 ) -> Explanation:
-    """Explain one raw application under ``model``: contributions, reasons, probability."""
+    """Explain one raw application under ``model``: factors, reasons, contributions."""
     explainer = explainer_for(model)
     contributions, base_value, log_odds = explainer.shap(application)
-    total = float(np.sum(contributions))
+    total = math.fsum(contributions.tolist())
     gap = abs(base_value + total - log_odds)
     if not gap <= ADDITIVITY_TOLERANCE:
         log.error("model %s: additivity gap %.3g", model.version, gap)
@@ -458,6 +648,9 @@ def explain(
     # The probability and decision the score route gives for the same application.
     probability = model.score_record(application)
     decision = model.decide(probability)
+    band = model.band(probability)
+    base_probability = _sigmoid(base_value)
+    scale = points_scale(probability, base_probability, total)
 
     features = explainer.spec.features
     derived = explainer.derived_values(application)
@@ -465,26 +658,25 @@ def explain(
     order = sorted(range(len(features)), key=lambda j: -abs(float(contributions[j])))
     listed = order if top is None or top >= len(order) else order[:top]
     items = [
-        _feature_item(explainer, features[j], float(contributions[j]), application, derived, lang)
+        _feature_item(
+            explainer, features[j], float(contributions[j]), scale, application, derived, lang
+        )
         for j in listed
     ]
     if len(listed) < len(order):
         rest = order[len(listed) :]
-        items.append(_other_item(float(np.sum(contributions[rest])), len(rest), lang))
+        remainder = math.fsum(float(contributions[j]) for j in rest)
+        items.append(_other_item(remainder, remainder * scale, len(rest), lang))
 
-    reasons: list[FeatureContribution] = []
-    if decision == "refuse":
-        raising = sorted(
-            (j for j in order if contributions[j] > 0), key=lambda j: -float(contributions[j])
-        )[:MAX_REASONS]
-        reasons = [
-            _feature_item(
-                explainer, features[j], float(contributions[j]), application, derived, lang
-            )
-            for j in raising
-        ] or [_base_reason(base_value, model.threshold, lang)]
+    factor_items = _factor_items(explainer, contributions, scale, application, lang)
+    # The reasons of the decision the score implies: what pushes towards it, strongest first.
+    wanted: Direction = "raises" if decision == "refuse" else "lowers"
+    reasons = [f for f in factor_items if f.direction == wanted][:MAX_REASONS]
+    if decision == "refuse" and not reasons:
+        reasons = [_base_reason(base_value, model.threshold, lang)]
 
     listed_sum = math.fsum(item.contribution for item in items)
+    lower, upper = model.borderline
     return Explanation(
         client_id=client_id,
         model_version=model.version,
@@ -492,17 +684,22 @@ def explain(
         probability=probability,
         threshold=model.threshold,
         decision=decision,
-        summary=_summary(probability, model.threshold, decision == "refuse", lang),
+        band=band,
+        borderline=BorderlineInterval(lower=lower, upper=upper),
+        summary=_summary(probability, model.threshold, decision == "refuse", band, lang),
         log_odds=log_odds,
         base_value=base_value,
-        base_probability=_sigmoid(base_value),
+        base_probability=base_probability,
         contributions_sum=listed_sum,
         additivity_gap=abs(base_value + listed_sum - log_odds),
         probability_from_log_odds=_sigmoid(log_odds),
         conversion=CONVERSION,
+        points_method=POINTS_METHOD,
+        points_total=100.0 * (probability - base_probability),
         n_features=len(features),
         top=top,
         contributions=items,
+        factors=factor_items,
         reasons=reasons,
     )
 

@@ -56,6 +56,35 @@ EXT_SOURCE_FEATURES = (
 )
 DOMAIN_FEATURES = (*RATIO_FEATURES, *EXT_SOURCE_FEATURES)
 
+#: Protected attributes: never a model input (a lender may not decide on them). Training
+#: still reads them from the raw files, for fairness reporting only.
+PROTECTED_COLUMNS: tuple[str, ...] = ("CODE_GENDER",)
+PROTECTED_REASON = "protected attribute: never a model input (fairness reporting only)"
+
+#: Directions a credit officer expects, all else equal: +1 the risk of default never falls
+#: when the feature grows, -1 it never rises. Training passes them to LightGBM as
+#: ``monotone_constraints``; features left out (the loan term, age...) are free.
+#: DAYS_EMPLOYED counts days before the application (negative): a longer employment is a
+#: smaller number, hence +1.
+MONOTONE_DIRECTIONS: dict[str, int] = {
+    "EXT_SOURCE_1": -1,
+    "EXT_SOURCE_2": -1,
+    "EXT_SOURCE_3": -1,
+    "EXT_SOURCE_MEAN": -1,
+    "EXT_SOURCE_MIN": -1,
+    "EXT_SOURCE_MAX": -1,
+    "EXT_SOURCE_PRODUCT": -1,
+    "AMT_INCOME_TOTAL": -1,
+    "INCOME_PER_FAMILY_MEMBER": -1,
+    "AMT_CREDIT": 1,
+    "AMT_ANNUITY": 1,
+    "CREDIT_INCOME_RATIO": 1,
+    "ANNUITY_INCOME_RATIO": 1,
+    "CREDIT_GOODS_RATIO": 1,
+    "DAYS_EMPLOYED": 1,
+    "EMPLOYED_AGE_RATIO": -1,
+}
+
 #: Defaults of the learned parts; recorded in the spec so a model version says what it used.
 DEFAULT_MAX_MISSING_RATE = 0.60
 DEFAULT_CLIP_QUANTILES = (0.001, 0.999)
@@ -127,6 +156,10 @@ class FeatureSpec:
             for level, feature in zip(encoded.levels, encoded.features, strict=True):
                 origin[feature] = {"column": encoded.column, "kind": "level", "level": level}
         return origin
+
+    def monotone_constraints(self) -> list[int]:
+        """LightGBM's ``monotone_constraints``, one per feature in model order (0: free)."""
+        return [MONOTONE_DIRECTIONS.get(name, 0) for name in self.features]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (stored in metadata.json)."""
@@ -341,12 +374,15 @@ def fit_feature_spec(
     max_missing_rate: float = DEFAULT_MAX_MISSING_RATE,
     clip_quantiles: tuple[float, float] = DEFAULT_CLIP_QUANTILES,
     min_level_count: int = DEFAULT_MIN_LEVEL_COUNT,
+    protected: Sequence[str] = PROTECTED_COLUMNS,
 ) -> FeatureSpec:
     """Learn the transform on the reference (training) clients only.
 
-    Drops columns missing for more than ``max_missing_rate`` of clients or holding a single
-    value, keeps category levels seen at least ``min_level_count`` times, and records the
-    ``clip_quantiles`` of every numeric feature as its clipping limits.
+    Drops the ``protected`` columns (gender: never a model input; an empty tuple only for
+    measuring what leaving them out costs), columns missing for more than
+    ``max_missing_rate`` of clients or holding a single value, keeps category levels seen at
+    least ``min_level_count`` times, and records the ``clip_quantiles`` of every numeric
+    feature as its clipping limits.
     """
     schema = load_schema()
     dropped: dict[str, str] = {}
@@ -355,6 +391,9 @@ def fit_feature_spec(
     for name in schema.application_names:
         spec_col = schema[name]
         values = columns.get(name)
+        if name in protected:
+            dropped[name] = PROTECTED_REASON
+            continue
         if values is None:
             dropped[name] = "absent from the training data"
             continue

@@ -465,6 +465,21 @@ def format_percent(share: float, lang: Lang) -> str:
     return f"{number}\u00a0%" if lang == "fr" else f"{number}%"
 
 
+def format_amount(value: float, lang: Lang) -> str:
+    """An amount in euros, to the unit: "1 204 669 €" / "€1,204,669"."""
+    number = format_number(value, 0, lang)
+    return f"{number}\u00a0€" if lang == "fr" else f"€{number}"
+
+
+def format_points(points: float, lang: Lang) -> str:
+    """Percentage points, unsigned, one decimal: "3,2 points" / "1,5 point" / "3.2 points"."""
+    size = abs(points)
+    number = format_number(size, 1, lang)
+    if lang == "fr":
+        return f"{number}\u00a0{'point' if round(size, 1) < 2 else 'points'}"
+    return f"{number} {'point' if round(size, 1) == 1 else 'points'}"
+
+
 def _years(days: float) -> float:
     return abs(days) / DAYS_PER_YEAR
 
@@ -526,7 +541,7 @@ def format_value(column: str, value: Any, lang: Lang) -> str:
     if column.startswith("AMT_REQ_CREDIT_BUREAU_") or column.startswith(("CNT_", "OBS_", "DEF_")):
         return _count(number, lang)
     if column.startswith("AMT_"):
-        return format_number(number, 0, lang)
+        return format_amount(number, lang)
     if column.startswith("EXT_SOURCE_"):
         return format_number(number, 2, lang)
     if kind == "flag":

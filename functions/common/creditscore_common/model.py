@@ -17,7 +17,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from creditscore_common.features import FeatureSpec, RawColumns, transform_batch, transform_record
+from creditscore_common.features import (
+    PROTECTED_COLUMNS,
+    FeatureSpec,
+    RawColumns,
+    transform_batch,
+    transform_record,
+)
 
 ONNX_FILE = "model.onnx"
 MODEL_FILE = "model.txt"
@@ -29,6 +35,9 @@ INPUT_NAME = "features"
 PROBABILITY_OUTPUT = "probabilities"
 
 Decision = Literal["accept", "refuse"]
+#: ``borderline``: the probability lies in the model version's uncertainty interval around
+#: the threshold (metadata ``borderline``), where the data cannot tell which side is right.
+Band = Literal["clear", "borderline"]
 
 
 class ModelIntegrityError(RuntimeError):
@@ -107,6 +116,12 @@ class ScoringModel:
                 )
             contents[name] = data
         spec = FeatureSpec.from_dict(metadata["feature_spec"])
+        protected = set(spec.input_columns) & set(PROTECTED_COLUMNS)
+        if protected:
+            raise ModelIntegrityError(
+                f"{folder}: the model reads the protected attribute(s) {sorted(protected)}; "
+                "refusing to serve it (retrain: they are never model inputs)"
+            )
         return cls(folder, metadata, spec, OnnxScorer(contents[ONNX_FILE], threads=threads))
 
     @property
@@ -122,6 +137,24 @@ class ScoringModel:
     def decide(self, probability: float) -> Decision:
         """Accept or refuse one client against this version's threshold."""
         return "refuse" if probability >= self.threshold else "accept"
+
+    @property
+    def borderline(self) -> tuple[float, float]:
+        """The interval [lower, upper) around the threshold where a file is to be examined.
+
+        Recorded by training in ``metadata.json``; a version without one has an empty
+        interval (every file is ``clear``).
+        """
+        recorded = self.metadata.get("borderline") or {}
+        threshold = self.threshold
+        lower = float(recorded.get("lower", threshold))
+        upper = float(recorded.get("upper", threshold))
+        return min(lower, threshold), max(upper, threshold)
+
+    def band(self, probability: float) -> Band:
+        """``borderline`` inside the version's interval around the threshold, else ``clear``."""
+        lower, upper = self.borderline
+        return "borderline" if lower <= probability < upper else "clear"
 
     def decide_many(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
         """Vectorised :meth:`decide`."""

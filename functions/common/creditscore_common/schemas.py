@@ -7,10 +7,12 @@ over 120 years, a flag other than 0/1, ...) refused with a 422 that names the fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from creditscore_common.errors import InsufficientApplicationError
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
 
 DAYS_PER_YEAR = 365.25
@@ -89,12 +91,42 @@ else:
     )
 
 
+#: What a POSTed application must give before it is scored: the fields the model leans on
+#: most (README, "Insufficient information"). An empty form is not a client.
+MINIMUM_FIELDS: tuple[str, ...] = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "DAYS_BIRTH")
+#: ... and at least one of these (external scores; many clients have only one or two).
+MINIMUM_ONE_OF: tuple[str, ...] = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
+
+
+def missing_minimum(application: Mapping[str, Any]) -> list[str]:
+    """The minimum fields an application lacks (one-of groups named as ``A|B|C``)."""
+    missing = [name for name in MINIMUM_FIELDS if application.get(name) is None]
+    if all(application.get(name) is None for name in MINIMUM_ONE_OF):
+        missing.append("|".join(MINIMUM_ONE_OF))
+    return missing
+
+
 class ScoreRequest(BaseModel):
     """Body of POST /score: a raw application."""
 
     model_config = ConfigDict(extra="forbid")
 
     application: Application
+
+    def scorable(self) -> dict[str, Any]:
+        """The given fields, once the minimum set is there (InsufficientApplicationError)."""
+        raw = self.application.raw()
+        missing = missing_minimum(raw)
+        if missing:
+            raise InsufficientApplicationError(missing)
+        return raw
+
+
+class BorderlineInterval(BaseModel):
+    """Where the decision is uncertain: [lower, upper) around the threshold."""
+
+    lower: float = Field(description="from this probability on, the file is borderline")
+    upper: float = Field(description="from this probability on, the file is clearly refused")
 
 
 class ScoreResponse(BaseModel):
@@ -104,6 +136,11 @@ class ScoreResponse(BaseModel):
     probability: float = Field(description="P(default), from 0 to 1")
     threshold: float = Field(description="refuse when probability >= threshold")
     decision: Literal["accept", "refuse"]
+    band: Literal["clear", "borderline"] = Field(
+        description="borderline: the probability lies in the model version's uncertainty "
+        "interval around the threshold; the file is to be examined, not decided on the score"
+    )
+    borderline: BorderlineInterval
     margin: float = Field(description="probability - threshold (< 0: accepted)")
     model_version: str
 

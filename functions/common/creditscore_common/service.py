@@ -72,13 +72,18 @@ class Score:
     decision: str
     margin: float
     model_version: str
+    band: str = "clear"
+    borderline: tuple[float, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Fields of the score response."""
+        lower, upper = self.borderline or (self.threshold, self.threshold)
         return {
             "probability": self.probability,
             "threshold": self.threshold,
             "decision": self.decision,
+            "band": self.band,
+            "borderline": {"lower": lower, "upper": upper},
             "margin": self.margin,
             "model_version": self.model_version,
         }
@@ -92,6 +97,8 @@ def _score_with(model: ScoringModel, application: Mapping[str, Any]) -> Score:
         decision=model.decide(probability),
         margin=probability - model.threshold,
         model_version=model.version,
+        band=model.band(probability),
+        borderline=model.borderline,
     )
 
 
