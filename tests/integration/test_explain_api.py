@@ -49,6 +49,8 @@ ITEM_FIELDS = {
     "value",
     "raw_value",
     "contribution",
+    "points",
+    "factor",
     "direction",
     "sentence",
 }
@@ -260,25 +262,24 @@ def test_top_k_keeps_additivity_with_a_remainder(client: TestClient, sample_ids:
     assert all(i["kind"] != "other" for i in everything["contributions"])
 
 
-def test_refusal_reasons_are_ordered_and_raise_the_risk(
+def test_reasons_are_the_factors_pushing_towards_the_decision(
     client: TestClient, sample_ids: list[int]
 ) -> None:
     seen = set()
     for client_id in sample_ids:
         body = get_explanation(client, client_id)
         seen.add(body["decision"])
-        if body["decision"] == "accept":
-            assert body["reasons"] == []
-            continue
+        refused = body["decision"] == "refuse"
+        wanted = "raises" if refused else "lowers"
         reasons = body["reasons"]
         assert 1 <= len(reasons) <= explain.MAX_REASONS
-        sizes = [r["contribution"] for r in reasons]
+        sizes = [abs(r["contribution"]) for r in reasons]
         assert sizes == sorted(sizes, reverse=True)
-        assert all(r["direction"] == "raises" and r["contribution"] > 0 for r in reasons)
-        raising = [i for i in body["contributions"] if i["contribution"] > 0]
-        raising.sort(key=lambda i: -i["contribution"])
-        assert [r["feature"] for r in reasons] == [i["feature"] for i in raising[: len(reasons)]]
-        assert all("augmente le risque de défaut" in r["sentence"] for r in reasons)
+        assert all(r["direction"] == wanted for r in reasons)
+        pushing = [f for f in body["factors"] if f["direction"] == wanted]
+        assert [r["factor"] for r in reasons] == [f["factor"] for f in pushing[: len(reasons)]]
+        verb = "augmente" if refused else "diminue"
+        assert all(verb in r["sentence"] and "point" in r["sentence"] for r in reasons)
     assert seen == {"accept", "refuse"}, "the sample should hold both decisions"
 
 
@@ -304,15 +305,26 @@ def test_post_explain_equals_the_client_explanation(
     assert_additive(body)
 
 
-def test_an_empty_application_is_explained(client: TestClient) -> None:
-    """Every field may be missing: the explanation still adds up, values read 'not provided'."""
+def test_a_minimal_application_is_explained(client: TestClient) -> None:
+    """The minimum fields only: the explanation adds up, other values read 'not provided'."""
+    empty = client.post("/explain", headers=AUTH, json={"application": {}})
+    assert_clean_error(empty, 422, "insufficient_information")
+    minimal = {
+        "AMT_INCOME_TOTAL": 150_000.0,
+        "AMT_CREDIT": 500_000.0,
+        "AMT_ANNUITY": 25_000.0,
+        "DAYS_BIRTH": -14_000.0,
+        "EXT_SOURCE_2": 0.5,
+    }
     response = client.post(
-        "/explain", headers=AUTH, params={"lang": "en"}, json={"application": {}}
+        "/explain", headers=AUTH, params={"lang": "en"}, json={"application": minimal}
     )
     assert response.status_code == 200, response.text
     body = response.json()
     assert_additive(body)
-    raw_items = [i for i in body["contributions"] if i["kind"] == "raw"]
+    raw_items = [
+        i for i in body["contributions"] if i["kind"] == "raw" and i["feature"] not in minimal
+    ]
     assert raw_items and all(i["value"] == "not provided" for i in raw_items)
 
 

@@ -34,7 +34,15 @@ pytestmark = pytest.mark.xdist_group("trained_model")
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = sorted((REPO / "events").glob("*.json"))
-SCORE_FIELDS = {"probability", "threshold", "decision", "margin", "model_version"}
+SCORE_FIELDS = {
+    "probability",
+    "threshold",
+    "decision",
+    "band",
+    "borderline",
+    "margin",
+    "model_version",
+}
 
 
 def template_routes() -> dict[str, tuple[str, bool]]:

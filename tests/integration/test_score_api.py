@@ -34,7 +34,24 @@ pytestmark = pytest.mark.xdist_group("trained_model")
 
 TOKEN = "s3cret-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SCORE_FIELDS = {"client_id", "probability", "threshold", "decision", "margin", "model_version"}
+SCORE_FIELDS = {
+    "client_id",
+    "probability",
+    "threshold",
+    "decision",
+    "band",
+    "borderline",
+    "margin",
+    "model_version",
+}
+#: The least an application must give to be scored (schemas.MINIMUM_FIELDS + one score).
+MINIMAL = {
+    "AMT_INCOME_TOTAL": 150_000.0,
+    "AMT_CREDIT": 500_000.0,
+    "AMT_ANNUITY": 25_000.0,
+    "DAYS_BIRTH": -14_000.0,
+    "EXT_SOURCE_2": 0.5,
+}
 PARITY_TOLERANCE = 1e-6
 
 
@@ -205,11 +222,14 @@ def test_score_application_without_client_id(
     assert body["decision"] == by_id["decision"]
 
 
-def test_score_an_empty_application(client: TestClient) -> None:
-    """Every field is optional: a blank application still gets a probability."""
+def test_an_empty_application_is_not_scored(client: TestClient) -> None:
+    """A blank form is not a client: 422 naming the minimum fields, not a probability."""
     response = client.post("/score", json={"application": {}}, headers=AUTH)
-    assert response.status_code == 200, response.text
-    assert 0.0 <= response.json()["probability"] <= 1.0
+    assert_clean_error(response, 422, "insufficient_information")
+    assert "AMT_INCOME_TOTAL" in response.json()["message"]
+    minimal = client.post("/score", json={"application": MINIMAL}, headers=AUTH)
+    assert minimal.status_code == 200, minimal.text
+    assert 0.0 <= minimal.json()["probability"] <= 1.0
 
 
 def test_probabilities_match_batch_predict(
@@ -397,6 +417,7 @@ def test_odd_client_ids_are_4xx(client: TestClient, client_id: str) -> None:
 
 def test_unknown_categories_and_odd_values_still_score(client: TestClient) -> None:
     application = {
+        **MINIMAL,
         "CODE_GENDER": "XNA",
         "NAME_CONTRACT_TYPE": "Crypto loans",
         "ORGANIZATION_TYPE": "",
@@ -441,7 +462,7 @@ def test_no_active_version_is_503(
     )
     assert "no model version is active" in body["message"]
     assert_clean_error(
-        client.post("/score", json={"application": {}}, headers=AUTH), 503, "model_unavailable"
+        client.post("/score", json={"application": MINIMAL}, headers=AUTH), 503, "model_unavailable"
     )
     health = client.get("/health")
     assert health.status_code == 200
@@ -462,7 +483,7 @@ def test_altered_model_is_refused_with_503(
     configure(store)
     client = http(make_app(app_kind))
     body = assert_clean_error(
-        client.post("/score", json={"application": {}}, headers=AUTH), 503, "model_unavailable"
+        client.post("/score", json={"application": MINIMAL}, headers=AUTH), 503, "model_unavailable"
     )
     assert "integrity" in body["message"]
 
@@ -475,7 +496,7 @@ def test_active_version_missing_from_the_store_is_503(
     configure(store)
     client = http(make_app(app_kind))
     assert_clean_error(
-        client.post("/score", json={"application": {}}, headers=AUTH), 503, "model_unavailable"
+        client.post("/score", json={"application": MINIMAL}, headers=AUTH), 503, "model_unavailable"
     )
 
 
@@ -546,7 +567,7 @@ def test_a_published_version_reaches_a_running_app(
     store = copy_store(published, tmp_path / "store")
     configure(store, MODEL_REFRESH_SECONDS="0")
     client = http(make_app(app_kind))
-    application = {"AMT_CREDIT": 406597.5, "AMT_INCOME_TOTAL": 202500.0}
+    application = {**MINIMAL, "AMT_CREDIT": 406597.5, "AMT_INCOME_TOTAL": 202500.0}
     before = client.post("/score", json={"application": application}, headers=AUTH).json()
     assert before["model_version"] == trained_model.model_version
 

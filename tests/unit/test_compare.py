@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -111,6 +112,29 @@ def index(reference: ReferenceProfiles) -> ReferenceIndex:
     return ReferenceIndex(reference, "test-version")
 
 
+@dataclass(frozen=True)
+class FixedScoreModel:
+    """Stands for the scoring model in similar_clients: one probability, recorded bins."""
+
+    probability: float = 0.12
+    metadata: dict[str, Any] = field(
+        default_factory=lambda: {
+            "score_bins": {
+                "edges": [0.0, 0.05, 0.1, 0.2, 1.0],
+                "n_clients": [4000, 3000, 2000, 1000],
+                "n_defaulted": [80, 180, 260, 300],
+                "mean_probability": [0.02, 0.07, 0.14, 0.31],
+            }
+        }
+    )
+
+    def score_record(self, record: Any) -> float:
+        return self.probability
+
+
+MODEL = cast(Any, FixedScoreModel())
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -206,7 +230,7 @@ def test_bivariate_publishes_no_small_cell(index: ReferenceIndex) -> None:
 
 
 def test_similar_publishes_aggregates_only(index: ReferenceIndex) -> None:
-    answer = similar_clients(index, 1, CLIENT, 20)
+    answer = similar_clients(index, 1, CLIENT, 20, MODEL)
     payload = json.loads(answer.model_dump_json())
     assert "SK_ID_CURR" not in json.dumps(payload)
     assert longest_list(payload) <= len(FEATURE_NAMES)
@@ -219,7 +243,7 @@ def test_similar_publishes_aggregates_only(index: ReferenceIndex) -> None:
 @pytest.mark.parametrize("k", [0, 1, 19])
 def test_similar_refuses_fewer_than_20_neighbours(index: ReferenceIndex, k: int) -> None:
     with pytest.raises(ComparisonRequestError, match="at least 20"):
-        similar_clients(index, 1, CLIENT, k)
+        similar_clients(index, 1, CLIENT, k, MODEL)
     with pytest.raises(ValidationError):
         SimilarQuery(k=k)
 
@@ -330,13 +354,23 @@ def test_similar_finds_the_nearest_clients() -> None:
         columns[name] = np.concatenate([near, values])
     target = np.concatenate([np.ones(30, np.int8), np.zeros(2000, np.int8)])
     index = ReferenceIndex(profiles.build_reference_profiles(columns, target), "v")
-    answer = similar_clients(index, 1, CLIENT, 20)
+    answer = similar_clients(index, 1, CLIENT, 20, MODEL)
     assert (answer.k, answer.n_defaulted, answer.default_rate) == (20, 20, 1.0)
     assert answer.medians["AGE_YEARS"] == pytest.approx(40.0)
     assert answer.shares["gender"] == {"female": 1.0, "male": 0.0}
     assert "EXT_SOURCE_1" not in answer.features_used  # unknown for the client
-    wider = similar_clients(index, 1, CLIENT, 60)
+    wider = similar_clients(index, 1, CLIENT, 60, MODEL)
     assert wider.n_defaulted == 30 and wider.default_rate == 0.5
+    # Beside the neighbours: reference clients with a similar score, and why they differ.
+    assert answer.probability == 0.12
+    assert answer.score_bin is not None
+    assert (answer.score_bin.lower, answer.score_bin.upper) == (0.1, 0.2)
+    assert answer.score_bin.default_rate == 0.13 and answer.score_bin.n_clients == 2000
+    assert "100\u00a0%" in answer.explanation and "13,0\u00a0%" in answer.explanation
+    assert "L'écart vient" in answer.explanation  # 100 % of neighbours vs a 12 % score
+    assert set(answer.client_values) == set(answer.medians)
+    assert answer.client_values["AGE_YEARS"] == pytest.approx(40.0)
+    assert answer.factors["AGE_YEARS"] == "age" and answer.factors["AMT_CREDIT"] == "loan"
 
 
 def test_reference_index_checks_the_recorded_hash(
@@ -373,7 +407,7 @@ def test_client_description_in_human_units() -> None:
     assert fields["AGE_YEARS"].value == 40.0 and fields["AGE_YEARS"].unit == "years"
     assert fields["AGE_YEARS"].label == "Age" and fields["AGE_YEARS"].text == "40 years"
     assert fields["YEARS_EMPLOYED"].value == 3.0
-    assert fields["AMT_CREDIT"].value == 450000.0 and fields["AMT_CREDIT"].text == "450,000"
+    assert fields["AMT_CREDIT"].value == 450000.0 and fields["AMT_CREDIT"].text == "€450,000"
     assert fields["CREDIT_INCOME_RATIO"].value == 3.0
     assert fields["FLAG_OWN_REALTY"].value is True and fields["FLAG_OWN_REALTY"].text == "yes"
     assert fields["FLAG_OWN_CAR"].value is None

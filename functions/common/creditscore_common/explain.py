@@ -201,6 +201,19 @@ class ModelCard(BaseModel):
     n_features: int
     leakage_alarm: bool | None
     onnx_parity: dict[str, Any] | None
+    borderline: dict[str, Any] | None = Field(
+        None,
+        description="the interval around the threshold where files are to be examined"
+    )
+    ablations: dict[str, Any] | None = Field(
+        None,
+        description="cross-validated AUC and cost of the served model, with gender as an "
+        "input, and without monotone constraints (same folds): what each choice costs"
+    )
+    monotone_constraints: dict[str, int] = Field(
+        default_factory=dict,
+        description="feature -> +1 (never lowers the risk when it grows) or -1"
+    )
     explanation_method: str
     intended_use: list[str]
     known_limits: list[str]
@@ -752,13 +765,14 @@ _KNOWN_LIMITS: dict[Lang, list[str]] = {
         "défaut observé ; réentraîner quand ils s'écartent de la référence. Les scores "
         "externes (EXT_SOURCE_*), d'origine inconnue, pèsent le plus : un changement chez "
         "leur fournisseur change les décisions sans bruit.",
-        "Équité : le modèle reçoit le genre (CODE_GENDER) ainsi que l'âge et la situation "
-        "familiale ; leur effet apparaît dans les explications. Vérifier les taux de refus "
-        "par groupe ; l'usage de ces variables pour décider d'un crédit peut être illicite "
-        "et devrait être retiré avant tout usage réel.",
+        "Équité : le genre (CODE_GENDER) n'est jamais une entrée du modèle ni une raison "
+        "(lu seulement pour mesurer l'équité) ; ce que ce choix coûte est mesuré à "
+        "l'entraînement (ablations). L'âge et la situation familiale restent des entrées : "
+        "vérifier les taux de refus par groupe avant tout usage réel.",
         "Probabilités calibrées sur le taux de défaut d'entraînement : un autre taux de "
         "base les décale.",
-        "Les contributions (TreeSHAP, en log-odds) décrivent le modèle, pas des causes : "
+        "Les effets (TreeSHAP, regroupés par facteur et donnés en points de probabilité) "
+        "décrivent le modèle, pas des causes : "
         "des variables corrélées se partagent l'effet, et modifier une variable ne garantit "
         "pas l'effet affiché.",
     ],
@@ -772,13 +786,14 @@ _KNOWN_LIMITS: dict[Lang, list[str]] = {
         "retrain when they move away from the reference. External scores (EXT_SOURCE_*), "
         "of unknown origin, weigh the most: a change at their provider silently changes "
         "the decisions.",
-        "Fairness: the model is given gender (CODE_GENDER) as well as age and family status; "
-        "their effect shows in the explanations. Check refusal rates by group; using these "
-        "variables to decide on credit may be unlawful and should be removed before any "
-        "real use.",
+        "Fairness: gender (CODE_GENDER) is never a model input nor a reason (it is read "
+        "only to measure fairness); what leaving it out costs is measured at training "
+        "(ablations). Age and family status are still inputs: check refusal rates by "
+        "group before any real use.",
         "Probabilities are calibrated on the training default rate: a different base rate "
         "shifts them.",
-        "Contributions (TreeSHAP, log-odds) describe the model, not causes: correlated "
+        "Effects (TreeSHAP, grouped by factor and given in probability points) describe the "
+        "model, not causes: correlated "
         "features share an effect, and changing one feature need not have the shown effect.",
     ],
 }
@@ -818,6 +833,9 @@ def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
         n_features=len(model.spec.features),
         leakage_alarm=meta.get("leakage_alarm"),
         onnx_parity=meta.get("onnx_parity"),
+        borderline=meta.get("borderline"),
+        ablations=meta.get("ablations"),
+        monotone_constraints=dict(meta.get("monotone_constraints") or {}),
         explanation_method=EXPLANATION_METHOD,
         intended_use=[text.format(**costs) for text in _INTENDED_USE[lang]],
         known_limits=list(_KNOWN_LIMITS[lang]),
