@@ -5,10 +5,16 @@ business cost at the cost-optimal threshold (see :mod:`training.evaluate`). Imba
 handled three ways (none, class weights, undersampling of good clients); the last two inflate
 the odds of default, so their probabilities are corrected by the known prior shift, a constant
 in log-odds, before anything is reported.
+
+LightGBM fits obey the monotone constraints of the feature spec (risk never falls as the
+debt grows, never rises as the income grows...; see ``MONOTONE_DIRECTIONS`` in
+:mod:`creditscore_common.features`), so that a what-if an advisor runs moves the way a
+credit officer expects.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -155,12 +161,33 @@ def _progress_folds(
 
 
 class LightGBMTrainer:
-    """Fits boosters on row subsets of one binned dataset (binning is done once)."""
+    """Fits boosters on row subsets of one binned dataset (binning is done once).
 
-    def __init__(self, x: Matrix, y: Labels, feature_names: list[str], seed: int) -> None:
+    ``monotone`` gives LightGBM's ``monotone_constraints``, one per feature (+1: the log-odds
+    of default never fall when the feature grows, -1: never rise, 0: free); every fit of this
+    trainer, cross-validation, search and final fit alike, obeys them.
+    """
+
+    def __init__(
+        self,
+        x: Matrix,
+        y: Labels,
+        feature_names: list[str],
+        seed: int,
+        monotone: list[int] | None = None,
+    ) -> None:
+        if monotone is not None:
+            if len(monotone) != len(feature_names):
+                raise ValueError(
+                    f"{len(monotone)} monotone constraints for {len(feature_names)} features"
+                )
+            if any(direction not in (-1, 0, 1) for direction in monotone):
+                raise ValueError("monotone constraints must be -1, 0 or +1")
         self.x = x
         self.y = y
         self.seed = seed
+        self.feature_names = list(feature_names)
+        self.monotone = list(monotone) if monotone is not None and any(monotone) else None
         self.dataset = lgb.Dataset(
             x,
             label=y,
@@ -169,6 +196,19 @@ class LightGBMTrainer:
             params={"max_bin": BASE_LGBM_PARAMS["max_bin"], "verbosity": -1},
         )
         self.dataset.construct()
+
+    def without_monotone(self) -> LightGBMTrainer:
+        """The same binned data and seed, with no monotone constraint (for an ablation)."""
+        free = copy.copy(self)
+        free.monotone = None
+        return free
+
+    def monotone_directions(self) -> dict[str, int]:
+        """The constrained features and their direction (+1 or -1)."""
+        if self.monotone is None:
+            return {}
+        pairs = zip(self.feature_names, self.monotone, strict=True)
+        return {name: direction for name, direction in pairs if direction}
 
     def fit(
         self,
@@ -184,6 +224,8 @@ class LightGBMTrainer:
         rng = np.random.default_rng(self.seed)
         rows = np.sort(train_rows)
         full_params = {**BASE_LGBM_PARAMS, **params, "seed": self.seed}
+        if self.monotone is not None:
+            full_params["monotone_constraints"] = self.monotone
         offset = 0.0
         if imbalance == "undersample":
             rows, kept_share = undersample(rows, self.y, rng)

@@ -42,17 +42,28 @@ def roc_plot(candidates: Sequence[CandidateResult], y: npt.NDArray[np.int8], pat
 
 
 def cost_plot(
-    chosen: CandidateResult, y: npt.NDArray[np.int8], weights: CostWeights, path: Path
+    chosen: CandidateResult,
+    y: npt.NDArray[np.int8],
+    weights: CostWeights,
+    path: Path,
+    band: tuple[float, float] | None = None,
 ) -> Path:
-    """Business cost per client against the threshold, with the chosen threshold marked."""
+    """Business cost per client against the threshold, with the chosen threshold marked.
+
+    ``band`` (lower, upper), when given, is shaded: the borderline files to be examined.
+    """
     thresholds, costs = cost_curve(y, chosen.oof_probability, weights)
     finite = np.isfinite(thresholds)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(thresholds[finite], costs[finite], lw=1.4)
+    if band is not None and band[1] > band[0]:
+        ax.axvspan(*band, color="orange", alpha=0.2, lw=0,
+                   label=f"borderline [{band[0]:.3f}, {band[1]:.3f})")  # fmt: skip
     t, c = chosen.metrics.threshold, chosen.metrics.cost_per_client
     if np.isfinite(t):  # +inf: refusing nobody is cheapest, nothing to mark
         ax.axvline(t, c="crimson", ls="--", lw=1)
         ax.scatter([t], [c], c="crimson", zorder=3, label=f"threshold {t:.3f}: {c:.4f} per client")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     ax.set(xlabel="Threshold (refuse when P(default) ≥ threshold)",
            ylabel=f"Cost per client (FN×{weights.cost_fn:g} + FP×{weights.cost_fp:g}) / n",

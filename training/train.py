@@ -1,10 +1,13 @@
 """`creditscore train`: from application files to a cost-optimal, explainable model version.
 
-Stages: load and validate -> fit the feature transform -> cross-validate the candidates
-(dummy, logistic regression and LightGBM, each imbalance strategy) -> bounded search of
-LightGBM parameters -> final cross-validation, cost-optimal threshold -> refit on all
-reference clients -> ONNX export with a parity check on every new client -> statistics,
-explanations and plots -> MLflow run and registry -> ``ARTDIR/<version>`` and ``latest``.
+Stages: load and validate -> fit the feature transform (gender left out) -> cross-validate
+the candidates (dummy, logistic regression and LightGBM under monotone constraints, each
+imbalance strategy) -> bounded search of LightGBM parameters -> final cross-validation,
+cost-optimal threshold -> ablations (what gender as an input, or dropping the monotone
+constraints, would change) -> refit on all reference clients -> ONNX export with a parity
+check on every new client -> borderline band (bootstrap of the threshold) and score bins ->
+statistics, explanations and plots -> MLflow run and registry -> ``ARTDIR/<version>`` and
+``latest``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from creditscore_common.model import (
 )
 from training import export, plots, stats, tracking
 from training.data import TRAIN_FILE, ApplicationTable, file_sha256, load_reference_and_new
-from training.evaluate import LEAKAGE_AUC, CostWeights
+from training.evaluate import (
+    LEAKAGE_AUC,
+    CostWeights,
+    ScoreBins,
+    ThresholdBand,
+    bootstrap_threshold_band,
+    finite_threshold,
+    score_bins,
+    share_in_band,
+)
 from training.modelling import (
     BASE_LGBM_PARAMS,
     IMBALANCE_STRATEGIES,
@@ -67,6 +79,8 @@ class TrainConfig:
     search_minutes: float = 6.0
     fbeta: float = 2.0
     progress: bool = True
+    #: Measure what gender as an input, and the monotone constraints, change (2 more CVs).
+    ablations: bool = True
 
     @classmethod
     def quick(cls, **overrides: Any) -> TrainConfig:
@@ -74,6 +88,25 @@ class TrainConfig:
         settings: dict[str, Any] = {"n_trials": 2, "search_minutes": 1.0}
         settings.update(overrides)
         return cls(**settings)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the stages of a run produced and its model version records."""
+
+    spec: FeatureSpec
+    monotone: dict[str, int]
+    chosen: CandidateResult
+    comparison: list[dict[str, Any]]
+    trials: list[SearchTrial]
+    n_trees: int
+    parity_gap: float
+    n_new: int
+    band: ThresholdBand
+    share_borderline: float
+    score_bins: ScoreBins
+    #: None when the run skipped them (``TrainConfig.ablations``).
+    ablations: dict[str, dict[str, float]] | None
 
 
 @dataclass
@@ -115,6 +148,15 @@ class _Stages:
         self.bar.close()
 
 
+def _planned_fits(config: TrainConfig) -> int:
+    """Fits the progress bar counts: every candidate's CV, search, tuned, ablations, final."""
+    n_fits = 1 + 3 * config.n_folds * 2 + config.n_trials * config.search_folds
+    n_fits += config.n_folds + 1
+    if config.ablations:
+        n_fits += 2 * config.n_folds
+    return n_fits
+
+
 def _version_name(fingerprint: str, now: datetime) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
 
@@ -144,17 +186,12 @@ def _cross_validate_all(
 def _metadata(
     version: str,
     created_at: datetime,
-    spec: FeatureSpec,
     config: TrainConfig,
-    chosen: CandidateResult,
-    comparison: list[dict[str, Any]],
-    trials: list[SearchTrial],
     reference: ApplicationTable,
     fingerprint: str,
-    n_trees: int,
-    parity_gap: float,
-    n_new: int,
+    run: RunOutcome,
 ) -> dict[str, Any]:
+    spec, chosen, trials = run.spec, run.chosen, run.trials
     m = chosen.metrics
     return {
         "model_version": version,
@@ -162,7 +199,8 @@ def _metadata(
         "model_type": "lightgbm",
         "decision_rule": "refuse when probability >= threshold",
         # A finite threshold even when refusing nobody is cheapest (degenerate data).
-        "threshold": m.threshold if math.isfinite(m.threshold) else 1.0,
+        "threshold": finite_threshold(m.threshold),
+        "borderline": {**run.band.as_dict(), "share_of_new_clients": run.share_borderline},
         "cost_fn": config.weights.cost_fn,
         "cost_fp": config.weights.cost_fp,
         "features": list(spec.features),
@@ -170,6 +208,7 @@ def _metadata(
         "encodings": {c.column: list(c.levels) for c in spec.one_hot},
         "clip_limits": {k: list(v) for k, v in spec.clip_limits.items()},
         "dropped_columns": spec.dropped_columns,
+        "monotone_constraints": run.monotone,
         "metrics": {
             "cv_auc": m.auc,
             "cv_cost_per_client": m.cost_per_client,
@@ -182,13 +221,13 @@ def _metadata(
             "n_folds": config.n_folds,
         },
         "leakage_alarm": bool(m.auc > LEAKAGE_AUC),
-        "comparison": comparison,
+        "comparison": run.comparison,
         "chosen": {
             "name": chosen.name,
             "imbalance": chosen.imbalance,
             "calibration_logit_offset": chosen.logit_offset,
             "lightgbm_params": {**BASE_LGBM_PARAMS, **chosen.params, "seed": config.seed},
-            "n_trees": n_trees,
+            "n_trees": run.n_trees,
         },
         "search": {
             "n_trials": len(trials),
@@ -207,9 +246,54 @@ def _metadata(
             if reference.target is not None
             else None,
         },
-        "onnx_parity": {"max_abs_difference": parity_gap, "n_new_clients_checked": n_new},
+        "onnx_parity": {"max_abs_difference": run.parity_gap, "n_new_clients_checked": run.n_new},
+        "score_bins": run.score_bins,
+        **({"ablations": run.ablations} if run.ablations is not None else {}),
         "seed": config.seed,
     }
+
+
+def _prefixed(tick: Callable[[str], Any], prefix: str) -> Callable[[str], Any]:
+    return lambda label: tick(f"{prefix} {label}")
+
+
+def _ablations(
+    reference: ApplicationTable,
+    plan: FoldPlan,
+    trainer: LightGBMTrainer,
+    chosen: CandidateResult,
+    config: TrainConfig,
+    tick: Callable[[str], Any],
+) -> dict[str, dict[str, float]]:
+    """The chosen configuration on the same folds, with gender as an input and unconstrained.
+
+    ``delta_*`` is the ablation's figure minus the served model's: a positive ``delta_auc``
+    of ``with_gender`` is the ranking power that leaving gender out gives up.
+    """
+    with_gender = fit_feature_spec(reference.columns, protected=())
+    variants = {
+        "with_gender": LightGBMTrainer(
+            transform_batch(with_gender, reference.columns),
+            trainer.y,
+            list(with_gender.features),
+            config.seed,
+            monotone=with_gender.monotone_constraints(),
+        ),
+        "without_monotone": trainer.without_monotone(),
+    }
+    served = {"auc": chosen.metrics.auc, "cost_per_client": chosen.metrics.cost_per_client}
+    figures = {"served": served}
+    for name, variant in variants.items():
+        m = variant.cross_validate(
+            plan, chosen.params, chosen.imbalance, config.weights, _prefixed(tick, name)
+        ).metrics
+        figures[name] = {
+            "auc": m.auc,
+            "cost_per_client": m.cost_per_client,
+            "delta_auc": m.auc - served["auc"],
+            "delta_cost_per_client": m.cost_per_client - served["cost_per_client"],
+        }
+    return figures
 
 
 def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingResult:
@@ -218,9 +302,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     reference, new_clients = load_reference_and_new(data_dir)
     assert reference.target is not None
     y = reference.target
-    n_fits = 1 + 3 * config.n_folds * 2 + config.n_trials * config.search_folds
-    n_fits += config.n_folds + 1
-    stages = _Stages(n_fits, config.progress)
+    stages = _Stages(_planned_fits(config), config.progress)
 
     stages.stage("features")
     spec = fit_feature_spec(reference.columns)
@@ -231,7 +313,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
 
     stages.stage("cross-validation")
     plan = FoldPlan.stratified(y, config.n_folds, config.seed)
-    trainer = LightGBMTrainer(x, y, features, config.seed)
+    trainer = LightGBMTrainer(x, y, features, config.seed, spec.monotone_constraints())
     candidates = _cross_validate_all(x, y, trainer, plan, config, stages.fit)
     lightgbm_rows = [c for c in candidates if c.model == "lightgbm"]
     best_base = min(lightgbm_rows, key=lambda c: (c.metrics.cost_per_client, -c.metrics.auc))
@@ -253,6 +335,11 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         if tuned.metrics.cost_per_client <= best_base.metrics.cost_per_client:
             chosen = tuned
 
+    ablations = None
+    if config.ablations:
+        stages.stage("ablations")
+        ablations = _ablations(reference, plan, trainer, chosen, config, stages.fit)
+
     stages.stage("final fit")
     n_trees = _final_trees(chosen)
     booster, offset = trainer.fit(plan.rows, chosen.params, chosen.imbalance, n_trees=n_trees)
@@ -262,6 +349,14 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     stages.stage("export")
     onnx_model = export.to_onnx(booster, len(features))
     parity_gap = export.check_parity(booster, onnx_model.SerializeToString(), x_new)
+
+    stages.stage("borderline")
+    band = bootstrap_threshold_band(y, chosen.oof_probability, config.weights, seed=config.seed)
+    if band.threshold != finite_threshold(chosen.metrics.threshold):
+        raise RuntimeError("the bootstrap's threshold differs from the chosen model's")
+    new_probability = np.asarray(booster.predict(x_new), dtype=np.float64)
+    share_borderline = share_in_band(new_probability, band.lower, band.upper)
+    bins = score_bins(y, chosen.oof_probability)
 
     stages.stage("explanations")
     rng = np.random.default_rng(config.seed)
@@ -274,10 +369,21 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     created_at = datetime.now(UTC)
     version = _version_name(fingerprint, created_at)
     comparison = [c.table_row() for c in candidates]
-    metadata = _metadata(
-        version, created_at, spec, config, chosen, comparison, trials, reference,
-        fingerprint, n_trees, parity_gap, new_clients.n_rows,
-    )  # fmt: skip
+    outcome = RunOutcome(
+        spec=spec,
+        monotone=trainer.monotone_directions(),
+        chosen=chosen,
+        comparison=comparison,
+        trials=trials,
+        n_trees=n_trees,
+        parity_gap=parity_gap,
+        n_new=new_clients.n_rows,
+        band=band,
+        share_borderline=share_borderline,
+        score_bins=bins,
+        ablations=ablations,
+    )
+    metadata = _metadata(version, created_at, config, reference, fingerprint, outcome)
     if metadata["leakage_alarm"]:
         log.warning(
             "LEAKAGE ALARM: cross-validated AUC %.3f > %.2f; check for a column that "
@@ -297,7 +403,9 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         report.mkdir()
         lightgbm_and_baselines = [c for c in candidates if c.model != "dummy"]
         plots.roc_plot(candidates, y, report / "roc.png")
-        plots.cost_plot(chosen, y, config.weights, report / "cost_vs_threshold.png")
+        plots.cost_plot(
+            chosen, y, config.weights, report / "cost_vs_threshold.png", (band.lower, band.upper)
+        )
         plots.calibration_plot(lightgbm_and_baselines, y, report / "calibration.png")
         plots.shap_summary_plot(contributions, x[sample], features, report / "shap_summary.png")
         metadata["sha256"] = export.file_hashes(staging)
@@ -342,10 +450,20 @@ def _track(
                 "chosen": metadata["chosen"],
                 "n_features": len(metadata["features"]),
                 "training_data_sha256": metadata["training_data"]["sha256"],
+                "monotone_constraints": metadata["monotone_constraints"],
             },
         )
         mlflow.log_metrics({k: float(v) for k, v in metadata["metrics"].items()})
         mlflow.log_metric("threshold", chosen.metrics.threshold)
+        mlflow.log_metrics(
+            {
+                f"borderline.{k}": float(v)
+                for k, v in metadata["borderline"].items()
+                if isinstance(v, int | float)
+            }
+        )
+        for name, figures in metadata.get("ablations", {}).items():
+            mlflow.log_metrics({f"ablation.{name}.{k}": float(v) for k, v in figures.items()})
         for c in candidates:
             key = c.name.replace("/", "_")
             mlflow.log_metrics(

@@ -66,6 +66,10 @@ METADATA_KEYS = (
     "comparison",
     "training_data",
     "sha256",
+    "monotone_constraints",
+    "borderline",
+    "score_bins",
+    "ablations",
 )
 METRIC_KEYS = ("cv_auc", "cv_cost_per_client", "recall", "precision", "brier")
 
@@ -532,6 +536,12 @@ def test_mlflow_run_and_registered_model(
     run = runs[0]
     assert run.data.metrics["cv_auc"] == pytest.approx(metadata["metrics"]["cv_auc"])
     assert run.data.metrics["threshold"] == pytest.approx(metadata["threshold"])
+    for name, figures in metadata["ablations"].items():
+        for key, value in figures.items():
+            assert run.data.metrics[f"ablation.{name}.{key}"] == pytest.approx(value)
+    for key in ("lower", "upper", "share_of_new_clients"):
+        assert run.data.metrics[f"borderline.{key}"] == pytest.approx(metadata["borderline"][key])
+    assert run.data.params["monotone_constraints.AMT_CREDIT"] == "1"
 
     assert trained_model.registered_version is not None
     registered = client.get_model_version(REGISTERED_MODEL_NAME, trained_model.registered_version)
