@@ -7,6 +7,9 @@ Measures, on this machine:
 - the trained model against the oracle (the true probabilities in truth.csv, which training
   never reads): AUC gap and business cost gap, each at its own best threshold;
 - ``predict`` of every new client through the ONNX model;
+- what the model's choices cost (same folds): with gender as an input, without monotone
+  constraints; the borderline interval and the share of new clients in it;
+- explanations and counterfactuals on 400 new clients (:mod:`training.bench_explain`);
 - ``drift``: the full drift report (every model input, prediction drift, HTML and JSON),
   reference vs new clients. ``--drift-only --data DIR --model ARTDIR/latest`` times it alone
   on data and a model that already exist.
@@ -28,6 +31,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 from sklearn.metrics import roc_auc_score
 
+from training.bench_explain import explanation_figures
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, TRUTH_FILE
 from training.drift import run_drift
 from training.evaluate import CostWeights, best_threshold
@@ -82,6 +86,9 @@ def run(
     results["cv_cost_per_client"] = round(metrics["cv_cost_per_client"], 4)
     results["chosen"] = result.chosen.name
     results["comparison"] = result.comparison
+    results["ablations"] = result.metadata.get("ablations")
+    results["borderline"] = result.metadata.get("borderline")
+    results["threshold"] = result.metadata["threshold"]
 
     oracle = oracle_figures(data_dir, config.weights)
     results.update({k: round(v, 4) for k, v in oracle.items()})
@@ -93,6 +100,7 @@ def run(
     started = time.perf_counter()
     predict_file(result.version_dir, data_dir / NEW_CLIENTS_FILE, out / "predictions.csv")
     results["predict_seconds"] = round(time.perf_counter() - started, 2)
+    results["explanations"] = explanation_figures(result.version_dir, data_dir)
     results.update(drift_figures(data_dir, result.version_dir, out / "drift"))
     return results
 
@@ -112,6 +120,63 @@ def drift_figures(data_dir: Path, model: Path, out: Path) -> dict[str, Any]:
     }
 
 
+def _choice_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """What gender and the monotone constraints change (same folds), and the band."""
+    rows: list[tuple[str, str]] = []
+    ablations = results.get("ablations") or {}
+    served = ablations.get("served")
+    if served:
+        rows.append(
+            (
+                "served: no gender, monotone",
+                f"AUC {served['auc']:.4f}, cost {served['cost_per_client']:.4f}",
+            )
+        )
+    for key, name in (("with_gender", "with gender"), ("without_monotone", "without monotone")):
+        row = ablations.get(key)
+        if row:
+            rows.append(
+                (
+                    name,
+                    f"AUC {row['auc']:.4f} ({row['delta_auc']:+.4f}), cost "
+                    f"{row['cost_per_client']:.4f} ({row['delta_cost_per_client']:+.4f})",
+                )
+            )
+    band = results.get("borderline")
+    if band:
+        rows.append(
+            (
+                "threshold, borderline interval",
+                f"{results['threshold']:.4f}, [{band['lower']:.4f}, {band['upper']:.4f}) "
+                f"({100 * band['share_of_new_clients']:.1f} % of new clients)",
+            )
+        )
+    return rows
+
+
+def _explanation_rows(figures: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not figures:
+        return []
+    n, refused = figures["n_clients"], figures["n_refused"]
+    return [
+        (
+            f"explanations, {n} new clients (fr + en)",
+            f"{figures['explanations_naming_gender']} name gender, "
+            f"{figures['explanations_with_a_factor_twice']} list a factor twice, points gap "
+            f"{figures['max_points_gap']:.1e}, "
+            f"{figures['refusals_without_4_reasons_in_both_languages']} refusals short of 4 "
+            f"reasons; p50 / p99 {figures['explanation_ms_p50']} / "
+            f"{figures['explanation_ms_p99']} ms",
+        ),
+        (
+            f"counterfactuals, {refused} refused",
+            f"{figures['counterfactual_found']} found (re-scored under the threshold), "
+            f"{figures['counterfactual_none_suffices']} no change suffices; p50 / p99 "
+            f"{figures['counterfactual_ms_p50']} / {figures['counterfactual_ms_p99']} ms",
+        ),
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The figures as a README-ready Markdown table."""
     rows = [
@@ -126,6 +191,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"({results['cost_gap_pct']:+.2f} %)",
         ),
         ("predict all new clients", f"{results['predict_seconds']} s"),
+        *_choice_rows(results),
+        *_explanation_rows(results.get("explanations")),
         (
             "drift report (reference vs new)",
             f"{results['drift_seconds']} s, {results['drift_verdict']}, flagged "

@@ -35,7 +35,11 @@ LAYER = "CommonLayer"
 #: Function -> the events its benchmarks replay (the first one is the cold-start event).
 FUNCTION_EVENTS: dict[str, tuple[str, ...]] = {
     "ScoreFunction": ("score_client.json", "score_application.json"),
-    "ExplainFunction": ("explain_client.json", "explain_application.json"),
+    "ExplainFunction": (
+        "explain_client.json",
+        "explain_application.json",
+        "counterfactual_client.json",
+    ),
     "ClientFunction": ("client_comparison.json", "client_list.json", "client_similar.json"),
 }
 
