@@ -28,7 +28,7 @@ class PredictionSummary:
 
 
 def predict_file(model_path: Path, data_path: Path, out_path: Path) -> PredictionSummary:
-    """Write SK_ID_CURR, probability and decision for every application in ``data_path``.
+    """Write SK_ID_CURR, probability, decision and band for every application in ``data_path``.
 
     The file may be a new-clients file or a reference file (its TARGET is ignored). The
     output appears whole or not at all.
@@ -43,6 +43,7 @@ def predict_file(model_path: Path, data_path: Path, out_path: Path) -> Predictio
             ID_COLUMN: pa.array(table.ids),
             "probability": pa.array(probability),
             "decision": pa.array(decision.astype(str)),
+            "band": pa.array(model.bands_many(probability).astype(str)),
         }
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -86,7 +86,7 @@ def test_every_command_succeeds(run: Run) -> None:
 
 def test_predictions_cover_every_new_client(run: Run) -> None:
     rows = read_predictions(run.predictions)
-    assert rows and list(rows[0]) == ["SK_ID_CURR", "probability", "decision"]
+    assert rows and list(rows[0]) == ["SK_ID_CURR", "probability", "decision", "band"]
     new_clients = load_applications(run.data / NEW_CLIENTS_FILE, with_target=False)
     assert new_clients.n_rows == N_NEW
     assert [int(r["SK_ID_CURR"]) for r in rows] == new_clients.ids.tolist()
@@ -103,6 +103,11 @@ def test_decisions_follow_the_metadata_threshold(run: Run) -> None:
     assert set(decision) <= {"accept", "refuse"}
     assert np.array_equal(decision == "refuse", probability >= threshold)
     assert 0 < np.mean(decision == "refuse") < 1  # both decisions occur
+    band = np.array([r["band"] for r in rows])
+    lower, upper = metadata["borderline"]["lower"], metadata["borderline"]["upper"]
+    inside = (probability >= lower) & (probability < upper)
+    # The CSV holds 17 significant digits: a probability on an edge reads back the same.
+    assert np.array_equal(band == "borderline", inside)
 
 
 def test_batch_probabilities_equal_one_client_scoring(run: Run) -> None:

@@ -156,6 +156,12 @@ class ScoringModel:
         lower, upper = self.borderline
         return "borderline" if lower <= probability < upper else "clear"
 
+    def bands_many(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
+        """Vectorised :meth:`band`."""
+        lower, upper = self.borderline
+        inside = (probabilities >= lower) & (probabilities < upper)
+        return np.where(inside, "borderline", "clear")
+
     def decide_many(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
         """Vectorised :meth:`decide`."""
         return np.where(probabilities >= self.threshold, "refuse", "accept")
