@@ -49,14 +49,21 @@ class ApiError(Exception):
     """A failed API call, classified for the page that shows it."""
 
     def __init__(
-        self, kind: ErrorKind, message: str, status: int | None = None, code: str = ""
+        self,
+        kind: ErrorKind,
+        message: str,
+        status: int | None = None,
+        code: str = "",
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
         self.status = status
-        #: The API's own error code (``client_not_found``, ``group_too_small``, ...).
+        #: The API's own error code (``client_not_found``, ``insufficient_information``, ...).
         self.code = code
+        #: The API's per-field details (``[{"field": ..., "problem": ...}]``), if any.
+        self.details: list[dict[str, Any]] = details or []
 
 
 @dataclass(frozen=True)
@@ -101,19 +108,23 @@ def _error_from_response(response: requests.Response) -> ApiError:
         body = response.json()
     except ValueError:
         body = None
+    details: list[dict[str, Any]] = []
     if isinstance(body, dict):
         message = str(body.get("message") or body.get("detail") or response.reason)
         code = str(body.get("error") or "")
+        found = body.get("details")
+        if isinstance(found, list):
+            details = [item for item in found if isinstance(item, dict)]
     else:
         message, code = response.reason or f"HTTP {status}", ""
     kinds: dict[int, ErrorKind] = {401: "unauthorized", 403: "unauthorized", 404: "not_found"}
     if status in kinds:
-        return ApiError(kinds[status], message, status, code)
+        return ApiError(kinds[status], message, status, code, details)
     if status in (400, 422):
-        return ApiError("invalid", message, status, code)
+        return ApiError("invalid", message, status, code, details)
     if status in (502, 503, 504):
-        return ApiError("unavailable", message, status, code)
-    return ApiError("server", message, status, code)
+        return ApiError("unavailable", message, status, code, details)
+    return ApiError("server", message, status, code, details)
 
 
 def request(
@@ -229,8 +240,13 @@ def score(client_id: int) -> Any:
 
 
 def explanation(client_id: int, lang: str, top: int | None = None) -> Any:
-    """GET /clients/{id}/explanation: TreeSHAP contributions with sentences."""
+    """GET /clients/{id}/explanation: every factor's effect in points, the reasons first."""
     return get(f"/clients/{client_id}/explanation", lang=lang, top=top)
+
+
+def counterfactual(client_id: int, lang: str) -> Any:
+    """GET /clients/{id}/counterfactual: the smallest changes that would get an accept."""
+    return get(f"/clients/{client_id}/counterfactual", lang=lang)
 
 
 def comparison(client_id: int, lang: str, features: list[str], filters: dict[str, str]) -> Any:
@@ -245,9 +261,9 @@ def bivariate(client_id: int, lang: str, x: str, y: str, filters: dict[str, str]
     return get(f"/clients/{client_id}/bivariate", lang=lang, x=x, y=y, **filters)
 
 
-def similar(client_id: int, k: int = 50) -> Any:
+def similar(client_id: int, lang: str, k: int = 50) -> Any:
     """GET /clients/{id}/similar: summary of the k most similar reference clients."""
-    return get(f"/clients/{client_id}/similar", k=k)
+    return get(f"/clients/{client_id}/similar", lang=lang, k=k)
 
 
 def decisions(client_id: int) -> Any:
@@ -266,9 +282,14 @@ def score_application(application: Mapping[str, Any]) -> Any:
     return post("/score", {"application": dict(application)})
 
 
-def explain_application(application: Mapping[str, Any], lang: str) -> Any:
+def explain_application(application: Mapping[str, Any], lang: str, top: int | None = None) -> Any:
     """POST /explain: the explanation of such an application."""
-    return post("/explain", {"application": dict(application)}, lang=lang)
+    return post("/explain", {"application": dict(application)}, lang=lang, top=top)
+
+
+def counterfactual_application(application: Mapping[str, Any], lang: str) -> Any:
+    """POST /counterfactual: what would get such an application accepted."""
+    return post("/counterfactual", {"application": dict(application)}, lang=lang)
 
 
 def inputs(lang: str) -> Any:

@@ -4,7 +4,8 @@ Colour is never the only carrier: bars that raise the risk and defaulted clients
 the decision zones and the client's marker are named in words, and every function returns a
 sentence describing the chart (WCAG 1.1.1 and 1.4.1). The palette is Okabe and Ito's
 colour-blind-safe one: blue for "repaid / lowers the risk", vermillion for "defaulted / raises
-the risk"; text stays dark grey on white (contrast above 4.5:1).
+the risk"; amber for "to review"; text stays dark grey on white (contrast above 4.5:1).
+Effects are in percentage points of probability (the API's ``points``), never in log-odds.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.i18n import Lang, colon, percent, percent_sign, t, value_text
+from dashboard.i18n import Lang, colon, percent, percent_sign, signed_points, t, value_text
 
 BLUE = "#0072B2"
 VERMILLION = "#D55E00"
@@ -25,6 +26,7 @@ INK = "#1F2933"  # text: 14.7:1 on white
 GRID = "#D9DEE3"
 LIGHT_BLUE = "#CCE3F0"
 LIGHT_ORANGE = "#F7D9C4"
+LIGHT_AMBER = "#FCE8B2"
 HATCH = "/"
 FONT = {"family": "Source Sans Pro, Arial, sans-serif", "size": 15, "color": INK}
 
@@ -43,10 +45,27 @@ def _layout(fig: go.Figure, title: str, lang: Lang, height: int = 380) -> go.Fig
     return fig
 
 
-def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, str]:
-    """A gauge of the default probability, the threshold marked and both zones named."""
-    top = min(1.0, max(3 * threshold, 1.2 * probability, 0.2))
-    decision = t("refuse" if probability >= threshold else "accept", lang)
+def gauge(score: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
+    """A gauge of the default probability, the threshold marked and the zones named.
+
+    The zone to review (the model's uncertainty interval around the threshold, from the API)
+    is amber between the accept and refuse zones; the decision in the text alternative is
+    the API's (its band first: a borderline file is "to review", not accepted or refused).
+    """
+    probability, threshold = float(score["probability"]), float(score["threshold"])
+    interval = score.get("borderline") or {}
+    lower = float(interval.get("lower", threshold))
+    upper = float(interval.get("upper", threshold))
+    top = min(1.0, max(3 * threshold, 1.2 * probability, 1.2 * upper, 0.2))
+    decision = t(verdict(score), lang)
+    steps = [
+        {"range": [0, 100 * lower], "color": LIGHT_BLUE},
+        {"range": [100 * upper, 100 * top], "color": LIGHT_ORANGE},
+    ]
+    zone = ""
+    if upper > lower:
+        steps.insert(1, {"range": [100 * lower, 100 * upper], "color": LIGHT_AMBER})
+        zone = t("gauge_alt_zone", lang, lower=percent(lower, lang), upper=percent(upper, lang))
     fig = go.Figure(
         go.Indicator(
             mode="gauge+number",
@@ -65,10 +84,7 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
                     "tickfont": {"color": INK},
                 },
                 "bar": {"color": INK, "thickness": 0.25},
-                "steps": [
-                    {"range": [0, 100 * threshold], "color": LIGHT_BLUE},
-                    {"range": [100 * threshold, 100 * top], "color": LIGHT_ORANGE},
-                ],
+                "steps": steps,
                 "threshold": {
                     "line": {"color": VERMILLION, "width": 5},
                     "thickness": 0.9,
@@ -94,38 +110,62 @@ def gauge(probability: float, threshold: float, lang: Lang) -> tuple[go.Figure, 
         showarrow=False,
         font={"color": INK, "size": 14},
     )
+    if zone:  # the amber zone is named in words too, not by its colour alone
+        fig.add_annotation(
+            x=0.5,
+            y=0.0,
+            xanchor="center",
+            text=f"{t('zone_borderline', lang)}{colon(lang)}"
+            f"{percent(lower, lang)} – {percent(upper, lang)}",
+            showarrow=False,
+            font={"color": INK, "size": 14},
+        )
     _layout(fig, t("probability", lang), lang, height=300)
     alt = t(
         "gauge_alt",
         lang,
         prob=percent(probability, lang),
         thr=percent(threshold, lang),
+        zone=zone,
         decision=decision,
     )
     return fig, alt
 
 
-def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, str]:
-    """Horizontal bars of TreeSHAP contributions, strongest at the top, hatched when raising."""
-    ordered = sorted(items, key=lambda item: abs(float(item["contribution"])))
-    labels = unique([_factor_label(item, lang) for item in ordered])
-    values = [float(item["contribution"]) for item in ordered]
-    raising = [v > 0 for v in values]
+def verdict(score: Mapping[str, Any]) -> str:
+    """What the page says of a score: ``borderline`` (the API's band) or the API's decision."""
+    return "borderline" if score.get("band") == "borderline" else str(score["decision"])
+
+
+def arrow(direction: str) -> str:
+    """The direction of an effect as a sign that needs no colour."""
+    return {"raises": "▲", "lowers": "▼"}.get(direction, "•")
+
+
+def factors(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, str]:
+    """Horizontal bars of factors' effects in percentage points, strongest at the top.
+
+    Bars that raise the risk are hatched; each bar is labelled with its arrow, its name and
+    its signed effect ("+3,2 pts"); the hover gives the API's sentence.
+    """
+    ordered = sorted(items, key=lambda item: abs(float(item["points"])))
+    values = [float(item["points"]) for item in ordered]
+    raising = [item.get("direction") == "raises" for item in ordered]
     fig = go.Figure(
         go.Bar(
             x=values,
-            y=labels,
+            y=unique([f"{arrow(str(item.get('direction')))} {item['label']}" for item in ordered]),
             orientation="h",
             marker={
                 "color": [VERMILLION if r else BLUE for r in raising],
                 "pattern": {"shape": [HATCH if r else "" for r in raising], "fgcolor": "white"},
                 "line": {"color": INK, "width": 0.5},
             },
-            texttemplate="%{x:+.2f}",
+            text=[signed_points(v, lang) for v in values],
             textposition="outside",
             cliponaxis=False,
             customdata=[item.get("sentence", "") for item in ordered],
-            hovertemplate="%{customdata}<br>%{x:+.3f}<extra></extra>",
+            hovertemplate="%{customdata}<extra></extra>",
         )
     )
     fig.update_xaxes(
@@ -134,11 +174,57 @@ def contributions(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     fig.update_yaxes(automargin=True)
     _layout(fig, t("why_title", lang), lang, height=max(300, 34 * len(items) + 120))
     n_raise = sum(raising)
-    first = ordered[-1]["sentence"] if ordered else t("why_none", lang)
-    alt = t(
-        "why_alt", lang, n=len(items), raise_n=n_raise, lower_n=len(items) - n_raise, first=first
-    )
+    n_lower = sum(item.get("direction") == "lowers" for item in ordered)
+    if ordered:
+        strongest = ordered[-1]
+        first = f"{strongest['label']} ({signed_points(float(strongest['points']), lang)})"
+    else:
+        first = t("why_none", lang)
+    alt = t("why_alt", lang, n=len(items), raise_n=n_raise, lower_n=n_lower, first=first)
     return fig, alt
+
+
+def factor_changes(rows: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, str]:
+    """Change of each factor's effect (points) between a file and its simulation.
+
+    ``rows``: ``{"label", "change"}``, at most a handful; a change that raises the risk is
+    hatched and points right.
+    """
+    ordered = sorted(rows, key=lambda row: abs(float(row["change"])))
+    values = [float(row["change"]) for row in ordered]
+    raising = [v > 0 for v in values]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=unique(
+                [
+                    f"{arrow('raises' if v > 0 else 'lowers' if v < 0 else '')} {row['label']}"
+                    for row, v in zip(ordered, values, strict=True)
+                ]
+            ),
+            orientation="h",
+            marker={
+                "color": [VERMILLION if r else BLUE for r in raising],
+                "pattern": {"shape": [HATCH if r else "" for r in raising], "fgcolor": "white"},
+                "line": {"color": INK, "width": 0.5},
+            },
+            text=[signed_points(v, lang) for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hoverinfo="skip",
+        )
+    )
+    fig.update_xaxes(
+        title=t("whatif_axis", lang), zeroline=True, zerolinecolor=INK, range=_room(values)
+    )
+    fig.update_yaxes(automargin=True)
+    _layout(fig, t("whatif_title", lang), lang, height=max(260, 34 * len(rows) + 120))
+    if ordered:
+        largest = ordered[-1]
+        first = f"{largest['label']} ({signed_points(float(largest['change']), lang)})"
+    else:
+        first = t("why_none", lang)
+    return fig, t("whatif_alt", lang, n=len(rows), first=first)
 
 
 def _room(values: Sequence[float], share: float = 0.25) -> list[float]:
@@ -146,23 +232,6 @@ def _room(values: Sequence[float], share: float = 0.25) -> list[float]:
     low, high = min([0.0, *values]), max([0.0, *values])
     pad = share * max(high - low, 1e-6)
     return [low - (pad if low < 0 else 0.0), high + (pad if high > 0 else 0.0)]
-
-
-def _factor_label(item: Mapping[str, Any], lang: Lang) -> str:
-    """A factor's name for the chart: its direction, its label and the client's value.
-
-    A category level (``kind == "level"``) says whether the client has that level.
-    """
-    arrow = "▲" if float(item["contribution"]) > 0 else "▼"
-    label, value = str(item["label"]), item.get("value")
-    if item.get("kind") == "level":
-        level = label.rsplit(colon(lang), 1)[-1]
-        if not value:
-            answer = "?"
-        else:
-            answer = t("yes" if str(value) == level else "no", lang)
-        return f"{arrow} {label} ? {answer}"
-    return f"{arrow} {label} = {value}" if value else f"{arrow} {label}"
 
 
 def unique(labels: Sequence[str]) -> list[str]:

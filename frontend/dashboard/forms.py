@@ -1,8 +1,10 @@
 """Application forms: the "what if" edit of a client's file and a new applicant's file.
 
-Both are built from ``GET /inputs`` (labels, kinds, allowed levels, bounds), so the dashboard
-holds no list of levels or bounds of its own. Ages and employment are asked in years and sent
-in the API's own unit (days before the application, negative).
+Both are built from ``GET /inputs`` (labels, kinds, allowed levels, bounds, which fields are
+required), so the dashboard holds no list of levels, bounds or required fields of its own.
+Ages and employment are asked in years and sent in the API's own unit (days before the
+application, negative). An application that lacks the API's minimum is not sent: the advisor
+is told, in words, which fields to fill in.
 """
 
 from __future__ import annotations
@@ -49,12 +51,12 @@ NEW_FIELDS = (
     "FLAG_OWN_REALTY",
     "FLAG_OWN_CAR",
     "REGION_RATING_CLIENT",
-)
-#: Optional fields of a new applicant, behind an expander.
-NEW_OPTIONAL_FIELDS = (
     "EXT_SOURCE_1",
     "EXT_SOURCE_2",
     "EXT_SOURCE_3",
+)
+#: Optional fields of a new applicant, behind an expander.
+NEW_OPTIONAL_FIELDS = (
     "OWN_CAR_AGE",
     "AMT_REQ_CREDIT_BUREAU_YEAR",
     "DAYS_ID_PUBLISH",
@@ -75,17 +77,71 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def required_label(spec: Mapping[str, Any], label: str, lang: Lang) -> str:
+    """A field's label, marked in words when the API requires it (or one of its group)."""
+    group = spec.get("required_group")
+    if group:
+        return t("required_group", lang, label=label, n=len(str(group).split("|")))
+    if spec.get("required"):
+        return t("required", lang, label=label)
+    return label
+
+
+def missing_required(
+    application: Mapping[str, Any], specs: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The required fields ``application`` lacks, named as the API names them.
+
+    A group of which one field is enough (the external scores) is missing when all its
+    fields are, and is named ``A|B|C``, like the API's 422 answer.
+    """
+    missing: list[str] = []
+    for name, spec in specs.items():
+        group = spec.get("required_group")
+        if group:
+            members = str(group).split("|")
+            if group not in missing and not any(_present(application.get(m)) for m in members):
+                missing.append(str(group))
+        elif spec.get("required") and not _present(application.get(name)):
+            missing.append(name)
+    return missing
+
+
+def missing_text(names: Sequence[str], lang: Lang) -> str:
+    """The missing fields in the advisor's words: "Annuité, Score externe 1, 2 ou 3".
+
+    ``names`` as the API gives them (``A|B|C`` for a group of which one is enough); a name
+    the dashboard cannot label is kept as it is.
+    """
+    try:
+        specs = field_specs(lang)
+    except api.ApiError:  # the message must still show: with the API's own names
+        specs = {}
+
+    def label(name: str) -> str:
+        return str(specs[name]["label"]) if name in specs else name
+
+    parts = []
+    for name in names:
+        members = [label(member) for member in name.split("|")]
+        if len(members) > 1:
+            parts.append(f"{', '.join(members[:-1])} {t('or', lang)} {members[-1]}")
+        else:
+            parts.append(members[0])
+    return ", ".join(parts)
+
+
 def _years(days: Any, days_per_year: float) -> float | None:
     return round(-float(days) / days_per_year, 1) if _present(days) else None
 
 
-def _category(spec: Mapping[str, Any], current: Any, key: str, lang: Lang) -> Any:
+def _category(spec: Mapping[str, Any], current: Any, key: str, label: str, lang: Lang) -> Any:
     levels = {level["value"]: level["text"] for level in spec["levels"] or []}
     options: list[str | None] = [None, *levels]
     if current is not None and current not in levels:
         options.append(current)  # a level the reference table never had: keep it
     return st.selectbox(
-        spec["label"],
+        label,
         options,
         index=options.index(current) if current in options else 0,
         format_func=lambda v: t("empty", lang) if v is None else levels.get(v, str(v)),
@@ -94,7 +150,7 @@ def _category(spec: Mapping[str, Any], current: Any, key: str, lang: Lang) -> An
     )
 
 
-def _number(spec: Mapping[str, Any], current: Any, key: str) -> float | int | None:
+def _number(spec: Mapping[str, Any], current: Any, key: str, label: str) -> float | int | None:
     name = spec["name"]
     whole = name.startswith(_WHOLE)
     step = next((s for prefix, s in _STEPS.items() if name.startswith(prefix)), 1.0)
@@ -103,7 +159,7 @@ def _number(spec: Mapping[str, Any], current: Any, key: str) -> float | int | No
         low = None if spec["minimum"] is None else int(spec["minimum"])
         high = None if spec["maximum"] is None else int(spec["maximum"])
         return st.number_input(
-            spec["label"],
+            label,
             min_value=low,
             max_value=high,
             value=value,
@@ -112,7 +168,7 @@ def _number(spec: Mapping[str, Any], current: Any, key: str) -> float | int | No
             help=spec["description"] or None,
         )
     return st.number_input(
-        spec["label"],
+        label,
         min_value=spec["minimum"],
         max_value=spec["maximum"],
         value=float(current) if _present(current) else None,
@@ -188,7 +244,8 @@ def application_form(
 ) -> dict[str, Any]:
     """Widgets for ``names``, pre-filled from ``base``; returns ``base`` with the edits.
 
-    Call inside an ``st.form``. A field emptied by the advisor is removed (not given).
+    Call inside an ``st.form``. A field emptied by the advisor is removed (not given). The
+    fields the API requires say so in their label.
     """
     answer = api.inputs(lang)
     specs = {field["name"]: field for field in answer["fields"]}
@@ -204,14 +261,18 @@ def application_form(
             if name == EMPLOYED:
                 value: Any = _employment(spec, current, widget_key, lang, none_value, per_year)
             elif name == AGE:
-                value = _days_as_years(spec, current, widget_key, t("age", lang), per_year)
+                label = required_label(spec, t("age", lang), lang)
+                value = _days_as_years(spec, current, widget_key, label, per_year)
             elif spec["unit"] == "days":
                 label = f"{spec['label']} ({'années' if lang == 'fr' else 'years'})"
+                label = required_label(spec, label, lang)
                 value = _days_as_years(spec, current, widget_key, label, per_year)
             elif spec["kind"] == "category":
-                value = _category(spec, current, widget_key, lang)
+                label = required_label(spec, str(spec["label"]), lang)
+                value = _category(spec, current, widget_key, label, lang)
             else:
-                value = _number(spec, current, widget_key)
+                label = required_label(spec, str(spec["label"]), lang)
+                value = _number(spec, current, widget_key, label)
         if value is None:
             edited.pop(name, None)
         else:

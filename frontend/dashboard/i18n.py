@@ -144,38 +144,71 @@ _WORDS: dict[str, tuple[str, str]] = {
     "decision": ("Décision du modèle", "Model's decision"),
     "accept": ("Accord", "Accept"),
     "refuse": ("Refus", "Refuse"),
-    "accept_long": ("Accord : le crédit peut être accordé", "Accept: the loan can be granted"),
-    "refuse_long": ("Refus : le risque de défaut est trop élevé", "Refuse: the risk is too high"),
-    "distance_far_below": (
-        "Nettement sous le seuil : {points} de marge ({prob} contre {thr}).",
-        "Well below the threshold: a margin of {points} ({prob} against {thr}).",
+    "borderline": ("À examiner", "To review"),
+    "verdict_accept": (
+        "Probabilité de défaut **{prob}** pour un seuil de **{thr}** : {points} sous le seuil.",
+        "Probability of default **{prob}** against a threshold of **{thr}**: {points} below "
+        "the threshold.",
     ),
-    "distance_below": (
-        "Sous le seuil de {points} ({prob} contre {thr}).",
-        "Below the threshold by {points} ({prob} against {thr}).",
+    "verdict_refuse": (
+        "Probabilité de défaut **{prob}** pour un seuil de **{thr}** : {points} au-dessus du "
+        "seuil.",
+        "Probability of default **{prob}** against a threshold of **{thr}**: {points} above "
+        "the threshold.",
     ),
-    "distance_close": (
-        "Tout près du seuil ({points} d'écart : {prob} contre {thr}) : un dossier "
-        "limite, à examiner avec attention.",
-        "Very close to the threshold ({points} apart: {prob} against {thr}): a "
-        "borderline file, look at it carefully.",
+    "verdict_borderline": (
+        "Probabilité de défaut **{prob}** pour un seuil de **{thr}** : dans la zone "
+        "d'incertitude du modèle, de {lower} à {upper}.",
+        "Probability of default **{prob}** against a threshold of **{thr}**: inside the "
+        "model's uncertainty zone, from {lower} to {upper}.",
     ),
-    "distance_above": (
-        "Au-dessus du seuil de {points} ({prob} contre {thr}).",
-        "Above the threshold by {points} ({prob} against {thr}).",
+    "band_reason": (
+        "Dans cette zone, le modèle ne distingue pas de façon fiable les clients qui "
+        "remboursent de ceux qui font défaut : examinez le dossier avec le client avant de "
+        "décider.",
+        "In this zone the model cannot reliably tell clients who repay from those who "
+        "default: review the file with the client before deciding.",
     ),
-    "distance_far_above": (
-        "Nettement au-dessus du seuil : {points} de trop ({prob} contre {thr}).",
-        "Well above the threshold: {points} too high ({prob} against {thr}).",
+    "band_zone": (
+        "Zone à examiner : de {lower} à {upper} autour du seuil.",
+        "Zone to review: from {lower} to {upper} around the threshold.",
     ),
+    "reasons_refuse": ("Principaux motifs du refus", "Main reasons for the refusal"),
+    "reasons_accept": (
+        "Principaux éléments en faveur de l'accord",
+        "Main points in favour of granting the loan",
+    ),
+    "reasons_borderline_refuse": (
+        "Ce qui augmente le plus le risque",
+        "What raises the risk most",
+    ),
+    "reasons_borderline_accept": (
+        "Ce qui diminue le plus le risque",
+        "What lowers the risk most",
+    ),
+    "cf_title": ("Ce qui permettrait un accord", "What would get the loan granted"),
+    "cf_more": (
+        "Autres possibilités ({n}) : onglet « Et si… ? ».",
+        "More possibilities ({n}): the 'What if…?' tab.",
+    ),
+    "cf_options": (
+        "Possibilités d'accord calculées par le modèle (la plus petite modification d'abord)",
+        "Ways to a granted loan, computed by the model (smallest change first)",
+    ),
+    "cf_try": ("Simuler cette possibilité", "Simulate this possibility"),
     "gauge_alt": (
-        "Jauge : probabilité de défaut {prob}, seuil {thr} ; décision : {decision}. "
+        "Jauge : probabilité de défaut {prob}, seuil {thr}{zone} ; décision : {decision}. "
         "Zone d'accord sous le seuil, zone de refus au-dessus.",
-        "Gauge: probability of default {prob}, threshold {thr}; decision: {decision}. "
+        "Gauge: probability of default {prob}, threshold {thr}{zone}; decision: {decision}. "
         "Accept zone below the threshold, refuse zone above.",
+    ),
+    "gauge_alt_zone": (
+        ", zone à examiner de {lower} à {upper}",
+        ", zone to review from {lower} to {upper}",
     ),
     "zone_accept": ("zone d'accord", "accept zone"),
     "zone_refuse": ("zone de refus", "refuse zone"),
+    "zone_borderline": ("à examiner", "to review"),
     "model_version": ("Modèle {version}", "Model {version}"),
     "cost_note": (
         "Le seuil est choisi pour le coût métier : accorder un crédit qui ne sera pas "
@@ -185,41 +218,46 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     # explanation
     "why_title": ("Pourquoi ce score ?", "Why this score?"),
-    "why_reasons": ("Motifs principaux du refus", "Main reasons for the refusal"),
-    "why_intro_refuse": (
-        "Principales raisons du refus, de la plus forte à la plus faible :",
-        "Main reasons for the refusal, strongest first:",
-    ),
-    "why_intro_accept": (
-        "Principaux éléments en faveur de l'accord, du plus fort au plus faible :",
-        "Main points in favour of granting the loan, strongest first:",
-    ),
-    "why_raise": ("Ce qui augmente le risque", "What raises the risk"),
-    "why_lower": ("Ce qui diminue le risque", "What lowers the risk"),
-    "why_none": ("Aucun", "None"),
     "why_top": ("Nombre de facteurs affichés", "Factors shown"),
-    "why_axis": (
-        "Effet sur le risque (log-odds ; > 0 augmente le risque)",
-        "Effect on the risk (log-odds; > 0 raises the risk)",
+    "why_base": (
+        "Point de départ : le risque moyen des clients de référence, **{base}**. Chaque "
+        "facteur ajoute ou retire des points de pourcentage ; ensemble ({total}), ils mènent "
+        "à la probabilité de ce client, **{prob}**.",
+        "Starting point: the average risk of reference clients, **{base}**. Each factor adds "
+        "or removes percentage points; together ({total}) they lead to this client's "
+        "probability, **{prob}**.",
     ),
-    "raises": ("augmente le risque", "raises the risk"),
-    "lowers": ("diminue le risque", "lowers the risk"),
+    "why_none": ("Aucun", "None"),
+    "why_axis": (
+        "Effet en points de pourcentage (> 0 : plus de risque)",
+        "Effect in percentage points (> 0: more risk)",
+    ),
     "why_alt": (
-        "Graphique en barres des {n} facteurs les plus influents. {raise_n} augmentent le "
-        "risque (barres hachurées, vers la droite), {lower_n} le diminuent (barres pleines, "
-        "vers la gauche). Le plus fort : {first}.",
-        "Bar chart of the {n} most influential factors. {raise_n} raise the risk (hatched "
-        "bars, to the right), {lower_n} lower it (plain bars, to the left). Strongest: "
-        "{first}.",
+        "Graphique en barres des {n} facteurs les plus influents, en points de pourcentage. "
+        "{raise_n} augmentent le risque (barres hachurées, vers la droite), {lower_n} le "
+        "diminuent (barres pleines, vers la gauche). Le plus fort : {first}.",
+        "Bar chart of the {n} most influential factors, in percentage points. {raise_n} raise "
+        "the risk (hatched bars, to the right), {lower_n} lower it (plain bars, to the left). "
+        "Strongest: {first}.",
     ),
     "why_method": (
-        "Contributions TreeSHAP calculées par le modèle lui-même, en log-odds : ajoutées au "
-        "risque de départ (celui d'un client moyen, {base}), elles donnent exactement la "
-        "probabilité du client.",
-        "TreeSHAP contributions computed by the model itself, in log-odds: added to the "
-        "starting risk (an average client's, {base}), they give exactly the client's "
-        "probability.",
+        "Effets calculés par TreeSHAP sur le modèle lui-même et exprimés en points de "
+        "pourcentage : leur somme est exactement l'écart entre la probabilité du client et le "
+        "risque moyen ({base}).",
+        "Effects computed by TreeSHAP on the model itself and expressed in percentage points: "
+        "they add up exactly to the gap between the client's probability and the average "
+        "risk ({base}).",
     ),
+    "why_all": ("Tous les facteurs, en détail", "Every factor, in detail"),
+    "why_features": (
+        "Détail par variable du modèle (pour les experts)",
+        "Detail by model variable (for experts)",
+    ),
+    "col_factor": ("Facteur", "Factor"),
+    "col_values": ("Valeurs du dossier", "Values on file"),
+    "col_effect": ("Effet", "Effect"),
+    "col_variable": ("Variable du modèle", "Model variable"),
+    "col_value": ("Valeur", "Value"),
     "alt_caption": ("Description du graphique", "Chart description"),
     # compare
     "compare_title": ("Comparer avec les clients de référence", "Compare with reference clients"),
@@ -278,13 +316,35 @@ _WORDS: dict[str, tuple[str, str]] = {
         "The star marks this client ({xv}, {yv}), in a cell with a rate of {rate}.",
     ),
     "similar_title": ("Clients similaires", "Similar clients"),
-    "similar_text": (
-        "Parmi les {k} clients de référence les plus proches de ce client, {n} ont fait "
-        "défaut ({rate}), contre {ref} pour l'ensemble des clients.",
-        "Of the {k} reference clients closest to this client, {n} defaulted ({rate}), "
-        "against {ref} for all clients.",
+    "similar_neighbours": (
+        "Les {k} clients de référence les plus similaires",
+        "The {k} most similar reference clients",
     ),
-    "similar_medians": ("Valeurs médianes de ces clients", "Median values of these clients"),
+    "similar_bin": (
+        "Les {n} clients de référence au score voisin ({lower} à {upper})",
+        "The {n} reference clients with a similar score ({lower} to {upper})",
+    ),
+    "similar_no_bin": (
+        "Clients de référence au score voisin (non enregistré pour ce modèle)",
+        "Reference clients with a similar score (not recorded for this model)",
+    ),
+    "similar_all": ("Tous les clients de référence", "Every reference client"),
+    "similar_score": (
+        "Ce client : probabilité de défaut (score)",
+        "This client: probability of default (score)",
+    ),
+    "col_clients": ("Clients", "Clients"),
+    "col_default_rate": ("Taux de défaut", "Default rate"),
+    "similar_medians": (
+        "Ce client et la médiane des clients similaires",
+        "This client and the median of similar clients",
+    ),
+    "similar_medians_top": (
+        "Caractéristiques liées aux principaux facteurs du score de ce client.",
+        "Features tied to the main factors of this client's score.",
+    ),
+    "col_client": ("Ce client", "This client"),
+    "col_median": ("Médiane des clients similaires", "Median of similar clients"),
     "feature": ("Caractéristique", "Feature"),
     "value": ("Valeur", "Value"),
     "not_given": ("non renseigné", "not given"),
@@ -304,6 +364,25 @@ _WORDS: dict[str, tuple[str, str]] = {
         "{delta} against the file ({before} → {after}).",
     ),
     "whatif_changed": ("Champs modifiés : {fields}", "Fields changed: {fields}"),
+    "whatif_factors": (
+        "Ce qui change, facteur par facteur (les {n} principaux de la simulation)",
+        "What changes, factor by factor (the simulation's {n} main ones)",
+    ),
+    "col_file": ("Dossier", "File"),
+    "col_simulated": ("Simulation", "Simulation"),
+    "col_change": ("Écart", "Change"),
+    "whatif_axis": (
+        "Écart d'effet en points (simulation − dossier)",
+        "Change of effect in points (simulation − file)",
+    ),
+    "whatif_alt": (
+        "Graphique en barres de l'écart d'effet des {n} principaux facteurs entre le dossier "
+        "et la simulation, en points ; barres hachurées vers la droite : le risque augmente. "
+        "Le plus grand écart : {first}.",
+        "Bar chart of the change of effect of the {n} main factors between the file and the "
+        "simulation, in points; hatched bars to the right: the risk rises. Largest change: "
+        "{first}.",
+    ),
     "whatif_nochange": ("Aucun champ modifié.", "No field changed."),
     "income": ("Revenu annuel", "Annual income"),
     "credit": ("Montant du crédit", "Credit amount"),
@@ -328,6 +407,16 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     "new_more": ("Autres informations (facultatives)", "Other information (optional)"),
     "new_run": ("Calculer le score", "Compute the score"),
+    "required": ("{label} · obligatoire", "{label} · required"),
+    "required_group": (
+        "{label} · obligatoire (un sur {n} suffit)",
+        "{label} · required (one of {n} is enough)",
+    ),
+    "err_insufficient": (
+        "Informations insuffisantes pour calculer le score. À compléter : {fields}.",
+        "Not enough information to compute the score. Still needed: {fields}.",
+    ),
+    "or": ("ou", "or"),
     "empty": ("— non renseigné —", "— not given —"),
     # decision
     "decide_title": ("Décision de l'agent", "Advisor's decision"),
@@ -344,6 +433,16 @@ _WORDS: dict[str, tuple[str, str]] = {
     "decide_need_reason": (
         "Un commentaire est nécessaire quand la décision diffère de celle du modèle.",
         "A comment is needed when the decision differs from the model's.",
+    ),
+    "decide_borderline": (
+        "Dossier à examiner : le score ne tranche pas. Choisissez la décision et notez ce que "
+        "vous avez vérifié.",
+        "File to review: the score does not decide. Choose the decision and note what you checked.",
+    ),
+    "decide_need_choice": ("Choisissez une décision.", "Choose a decision."),
+    "decide_need_check": (
+        "Un commentaire est nécessaire pour un dossier à examiner : notez ce qui a été vérifié.",
+        "A comment is needed for a file to review: note what was checked.",
     ),
     "col_at": ("Date", "Date"),
     "col_decision": ("Décision", "Decision"),
@@ -471,6 +570,17 @@ def points(share: float, lang: Lang) -> str:
     value = round(100 * abs(share), 1)
     singular = value < 2 if lang == "fr" else value == 1
     return f"{number(value, lang, 1)} {'point' if singular else 'points'}"
+
+
+def signed_points(value: float, lang: Lang) -> str:
+    """Percentage points given as such (3.2, not 0.032), signed and short: "+3,2 pts".
+
+    The unit agrees with the number as in :func:`points` ("−1,5 pt", "+1.0 pt").
+    """
+    size = round(abs(value), 1)
+    sign = "+" if value > 0 and size else "−" if value < 0 and size else "±"
+    singular = size < 2 if lang == "fr" else size == 1
+    return f"{sign}{number(size, lang, 1)}\u00a0{'pt' if singular else 'pts'}"
 
 
 def money(value: float, lang: Lang) -> str:

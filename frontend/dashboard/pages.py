@@ -1,8 +1,15 @@
 """The dashboard's pages: one function a panel, in the order of an advisor's journey.
 
-Client file: find a client, summary card, score, why, compare, what if, decision.
-New applicant: a file entered from scratch, scored and explained.
+Client file: find a client; the decision first (accept, refuse, or to review when the score
+lies in the model's uncertainty zone), its main reasons in percentage points and, for a
+refusal, the smallest change that would get an accept; then the summary card, the score in
+detail, why, compare, what if, and the advisor's decision.
+New applicant: a file entered from scratch (the API's minimum fields marked), scored and
+explained.
 The model: model card, global importance, data drift.
+
+The dashboard shows the API's decision and band; it never compares a probability with the
+threshold itself.
 
 Every panel runs through :func:`guarded`: an API failure becomes a clear message in the page
 (never a traceback), and the rest of the page still shows.
@@ -29,6 +36,7 @@ from dashboard.i18n import (
     number,
     percent,
     points,
+    signed_points,
     t,
     value_text,
 )
@@ -54,11 +62,30 @@ FILTERS = ("age_band", "gender", "contract_type", "income_type", "education")
 DEFAULT_COMPARED = ("EXT_SOURCE_MEAN", "AGE_YEARS", "CREDIT_INCOME_RATIO", "ANNUITY_INCOME_RATIO")
 #: The advisors' time zone (the API answers in UTC).
 TIME_ZONE = "Europe/Paris"
-#: Within this many probability points of the threshold, a file is "borderline".
-CLOSE_MARGIN = 0.02
+#: Features listed one by one in an explanation (the experts' table); factors are all there.
+EXPLANATION_TOP = 15
+#: Reasons on the first screen; factors in a "what if" comparison; the score's main factors
+#: whose features the similar clients' medians are shown for.
+REASONS_SHOWN = 3
+WHATIF_FACTORS = 10
+SIMILAR_TOP_FACTORS = 5
+#: The API's error code for an application without the minimum fields.
+INSUFFICIENT = "insufficient_information"
 #: Material icons ship with Streamlit (no emoji font needed on the advisor's machine).
-ICONS = {"accept": ":material/check_circle:", "refuse": ":material/block:"}
+ICONS = {
+    "accept": ":material/check_circle:",
+    "refuse": ":material/block:",
+    "borderline": ":material/balance:",
+}
 WARN = ":material/warning:"
+#: The decision banner's tint, behind words and an icon that carry the meaning on their own;
+#: dark text on each stays above 12:1 (WCAG 1.4.3), the left rule is a graphic (1.4.11).
+BANNER_STYLE = """<style>
+[class*="st-key-verdict-"] { border-left: 0.5rem solid; }
+[class*="st-key-verdict-accept"] { background: #E7F1F8; border-left-color: #0072B2; }
+[class*="st-key-verdict-refuse"] { background: #FBEAE1; border-left-color: #B34D00; }
+[class*="st-key-verdict-borderline"] { background: #FFF3D1; border-left-color: #8A5A00; }
+</style>"""
 
 
 # ----------------------------------------------------------------------------- errors
@@ -74,6 +101,10 @@ CODE_MESSAGES = {
 
 def error_message(error: ApiError, lang: Lang) -> str:
     """The sentence shown for a failed API call."""
+    if error.code == INSUFFICIENT:  # name the missing fields in the advisor's words
+        names = [str(d["field"]) for d in error.details if d.get("field")]
+        fields = forms.missing_text(names, lang) if names else error.message
+        return t("err_insufficient", lang, fields=fields)
     if error.code in CODE_MESSAGES:
         return t(CODE_MESSAGES[error.code], lang)
     return t(f"err_{error.kind}", lang, detail=error.message)
@@ -166,6 +197,7 @@ def main() -> None:
             f"<script>document.documentElement.lang = {lang!r};</script>",
             unsafe_allow_javascript=True,
         )
+        st.html(BANNER_STYLE)
     cognito = auth.cognito_config()
     if cognito is not None and not signed_in(cognito, lang):
         return
@@ -320,8 +352,24 @@ def find_client(lang: Lang) -> None:
         st.rerun()
 
 
+def attempt(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | ApiError:
+    """An API call's answer, or its error.
+
+    For answers several panels share: each shows the error where it needed the answer.
+    """
+    try:
+        return call(*args, **kwargs)
+    except ApiError as error:
+        logger.warning("API call %s failed: %s %s", call.__name__, error.kind, error.message)
+        return error
+
+
 def client_page(lang: Lang) -> None:
-    """The client file: the advisor's journey, from finding a client to the decision."""
+    """The client file: the decision first, then the file, then why, compare, what if, decide.
+
+    The first screen needs three calls at most (score, explanation, and for a refusal the
+    counterfactual); every later panel reuses those answers (and the API client's cache).
+    """
     st.title(t("page_client", lang))
     asked = st.query_params.get("client")
     if "client_id" not in st.session_state and asked and asked.isdigit():
@@ -345,11 +393,18 @@ def client_page(lang: Lang) -> None:
     if failure is not None or details is None:
         st.error(error_message(failure, lang) if failure else t("err_page", lang), icon=WARN)
         return
-    if guarded(lang, summary_card, client_id, details, lang) is None:
+    score: dict[str, Any] | None = guarded(lang, api.score, client_id)
+    explanation: Any = None
+    counterfactual: Any = None
+    if score is not None:
+        explanation = attempt(api.explanation, client_id, lang, EXPLANATION_TOP)
+        if score["decision"] == "refuse":
+            counterfactual = attempt(api.counterfactual, client_id, lang)
+        with st.container(key="decision-banner"):
+            guarded(lang, verdict_view, score, explanation, counterfactual, lang, "client")
+    if guarded(lang, summary_card, client_id, details, lang) is None or score is None:
         return
-    score = guarded(lang, score_panel, client_id, lang)
-    if score is None:
-        return
+    guarded(lang, score_panel, score, lang, str(client_id))
     why, compare, whatif, decide = st.tabs(
         [
             f":material/help: {t('why_title', lang)}",
@@ -359,11 +414,11 @@ def client_page(lang: Lang) -> None:
         ]
     )
     with why:
-        guarded(lang, why_panel, client_id, score, lang)
+        guarded(lang, why_panel, client_id, explanation, lang)
     with compare:
-        guarded(lang, compare_panel, client_id, details, lang)
+        guarded(lang, compare_panel, client_id, details, explanation, lang)
     with whatif:
-        guarded(lang, whatif_panel, client_id, score, lang)
+        guarded(lang, whatif_panel, client_id, score, explanation, counterfactual, lang)
     with decide:
         guarded(lang, decision_panel, client_id, score, lang)
 
@@ -384,92 +439,204 @@ def summary_card(client_id: int, details: Mapping[str, Any], lang: Lang) -> bool
     return True
 
 
-def distance_sentence(probability: float, threshold: float, lang: Lang) -> str:
-    """How far the probability is from the threshold, in plain words."""
-    margin = probability - threshold
-    if abs(margin) < CLOSE_MARGIN:
-        key = "distance_close"
-    elif margin < 0:
-        key = "distance_far_below" if margin <= -threshold / 2 else "distance_below"
+# ----------------------------------------------------------------------------- the decision
+
+
+def _zone(score: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The model's uncertainty interval around the threshold (None when it is empty)."""
+    interval = score.get("borderline") or {}
+    lower, upper = interval.get("lower"), interval.get("upper")
+    if lower is None or upper is None or float(upper) <= float(lower):
+        return None
+    return float(lower), float(upper)
+
+
+def verdict_sentence(score: Mapping[str, Any], lang: Lang) -> str:
+    """Probability against threshold in words, on the side the API decided (or its band)."""
+    kind = charts.verdict(score)
+    probability, threshold = float(score["probability"]), float(score["threshold"])
+    values: dict[str, str] = {"prob": percent(probability, lang), "thr": percent(threshold, lang)}
+    zone = _zone(score)
+    if kind == "borderline" and zone is not None:
+        values |= {"lower": percent(zone[0], lang), "upper": percent(zone[1], lang)}
     else:
-        key = "distance_far_above" if margin >= threshold else "distance_above"
-    return t(
-        key,
-        lang,
-        points=points(margin, lang),
-        prob=percent(probability, lang),
-        thr=percent(threshold, lang),
+        kind = str(score["decision"])
+        values["points"] = points(float(score.get("margin", probability - threshold)), lang)
+    return t(f"verdict_{kind}", lang, **values)
+
+
+def _reason_line(number_: int, item: Mapping[str, Any], lang: Lang) -> str:
+    """One reason: its direction, its effect in points, its name and the values it rests on."""
+    effect = float(item.get("points") or 0.0)
+    value = item.get("value")
+    shown = f"{item['label']} ({value})" if value else str(item["label"])
+    if round(effect, 1) == 0:  # a reason without an effect of its own (the reference risk)
+        return f"{number_}. {charts.arrow(str(item.get('direction')))} {item['sentence']}"
+    return (
+        f"{number_}. {charts.arrow(str(item.get('direction')))} "
+        f"**{signed_points(effect, lang)}** · {shown}"
     )
+
+
+def reasons_view(score: Mapping[str, Any], explanation: Any, lang: Lang) -> None:
+    """The decision's main reasons (the API's ``reasons``), each once, with their points."""
+    if isinstance(explanation, ApiError):
+        st.markdown(f"{WARN} {error_message(explanation, lang)}")
+        return
+    if not isinstance(explanation, Mapping):
+        return
+    reasons = list(explanation.get("reasons") or [])[:REASONS_SHOWN]
+    decision = str(score["decision"])
+    title = (
+        f"reasons_borderline_{decision}"
+        if charts.verdict(score) == "borderline"
+        else f"reasons_{decision}"
+    )
+    st.markdown(f"**{t(title, lang)}**")
+    if not reasons:
+        st.markdown(t("why_none", lang))
+        return
+    st.markdown("\n".join(_reason_line(n, item, lang) for n, item in enumerate(reasons, 1)))
+
+
+def counterfactual_view(counterfactual: Any, lang: Lang) -> None:
+    """For a refusal: the smallest change that would get an accept, or why none does."""
+    if counterfactual is None:
+        return
+    st.markdown(f"**:material/lightbulb: {t('cf_title', lang)}**")
+    if isinstance(counterfactual, ApiError):
+        st.markdown(f"{WARN} {error_message(counterfactual, lang)}")
+        return
+    options = counterfactual.get("options") or []
+    if counterfactual.get("found") and options:
+        st.markdown(str(options[0]["sentence"]))
+        if len(options) > 1:
+            note(t("cf_more", lang, n=len(options) - 1))
+    else:
+        st.markdown(str(counterfactual.get("summary") or ""))
+
+
+def verdict_view(
+    score: Mapping[str, Any],
+    explanation: Any,
+    counterfactual: Any,
+    lang: Lang,
+    key: str,
+) -> None:
+    """The decision first: accept, refuse or to review, and why; what would change a refusal.
+
+    ``explanation`` and ``counterfactual`` may be an answer, an :class:`ApiError` (said in
+    words in their place) or None (not shown).
+    """
+    kind = charts.verdict(score)
+    needed = counterfactual is not None and (
+        isinstance(counterfactual, ApiError) or bool(counterfactual.get("needed"))
+    )
+    with st.container(border=True, key=f"verdict-{kind}-{key}"):
+        if needed:
+            main_column, side = st.columns([3, 2], gap="large")
+        else:
+            main_column, side = st.container(), None
+        with main_column:
+            st.markdown(f"### {ICONS[kind]} {t(kind, lang)}")
+            st.markdown(verdict_sentence(score, lang))
+            if kind == "borderline":
+                st.markdown(t("band_reason", lang))
+            reasons_view(score, explanation, lang)
+        if side is not None:
+            with side:
+                counterfactual_view(counterfactual, lang)
 
 
 def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
-    """Gauge, decision in words and with an icon, and the distance to the threshold."""
+    """Gauge, then the facts: probability, threshold, zone to review, the model's decision."""
     probability, threshold = float(score["probability"]), float(score["threshold"])
-    decision = str(score["decision"])
+    kind = charts.verdict(score)
     left, right = st.columns([3, 2])
     with left:
-        _show(charts.gauge(probability, threshold, lang), key=f"gauge-{key}")
+        _show(charts.gauge(score, lang), key=f"gauge-{key}")
     with right, st.container(border=True):
         st.markdown(labelled(t("probability", lang), percent(probability, lang), lang))
         st.markdown(labelled(t("threshold", lang), percent(threshold, lang), lang))
-        st.markdown(f"{t('decision', lang)}")
-        st.markdown(f"## {ICONS[decision]} {t(decision, lang)}")
-        st.markdown(t(f"{decision}_long", lang))
-        st.markdown(distance_sentence(probability, threshold, lang))
+        zone = _zone(score)
+        if zone is not None:
+            st.markdown(
+                t("band_zone", lang, lower=percent(zone[0], lang), upper=percent(zone[1], lang))
+            )
+        st.markdown(labelled(t("decision", lang), f"{ICONS[kind]} {t(kind, lang)}", lang))
         note(t("model_version", lang, version=score["model_version"]))
 
 
-def score_panel(client_id: int, lang: Lang) -> dict[str, Any]:
-    """The client's score."""
-    score: dict[str, Any] = api.score(client_id)
+def score_panel(score: Mapping[str, Any], lang: Lang, key: str) -> None:
+    """The score in detail, and why the threshold is where it is."""
     st.subheader(f":material/speed: {t('score_title', lang)}")
-    score_view(score, lang, key=str(client_id))
+    score_view(score, lang, key=key)
     card = guarded(lang, api.model_card, lang)
     if card:
         _cost_note(card, lang)
-    return score
 
 
-def explanation_view(explanation: Mapping[str, Any], lang: Lang, key: str) -> None:
-    """Contributions as a chart and as sentences, the decision's main reasons first."""
-    items = explanation["contributions"]
-    _show(charts.contributions(items, lang), key=f"why-{key}")
-    raising = sorted(
-        (i for i in items if i["direction"] == "raises"), key=lambda i: -i["contribution"]
+# ----------------------------------------------------------------------------- why
+
+
+def factors_view(explanation: Mapping[str, Any], lang: Lang, key: str, shown: int) -> None:
+    """Factors' effects in points (chart), from the average risk to the client's."""
+    st.markdown(
+        t(
+            "why_base",
+            lang,
+            base=percent(float(explanation["base_probability"]), lang),
+            total=signed_points(float(explanation["points_total"]), lang),
+            prob=percent(float(explanation["probability"]), lang),
+        )
     )
-    lowering = sorted(
-        (i for i in items if i["direction"] == "lowers"), key=lambda i: i["contribution"]
-    )
-    refused = explanation["decision"] == "refuse"
-    reasons = explanation.get("reasons") or []
-    if refused and reasons:
-        st.markdown(f"**{t('why_reasons', lang)}**")
-        st.markdown("\n".join(f"{n}. {i['sentence']}" for n, i in enumerate(reasons, 1)))
-    st.markdown(t("why_intro_refuse" if refused else "why_intro_accept", lang))
-    first, second = (raising, lowering) if refused else (lowering, raising)
-    first_title, second_title = (
-        ("why_raise", "why_lower") if refused else ("why_lower", "why_raise")
-    )
-    left, right = st.columns(2)
-    for column, title, group, icon in (
-        (left, first_title, first, "▲" if refused else "▼"),
-        (right, second_title, second, "▼" if refused else "▲"),
-    ):
-        with column:
-            st.markdown(f"**{icon} {t(title, lang)}**")
-            if group:
-                st.markdown("\n".join(f"{n}. {i['sentence']}" for n, i in enumerate(group, 1)))
-            else:
-                st.markdown(t("why_none", lang))
-    note(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))
+    items = list(explanation.get("factors") or [])[:shown]
+    _show(charts.factors(items, lang), key=f"why-{key}")
 
 
-def why_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
-    """Why this score: the local explanation."""
+def factor_table(explanation: Mapping[str, Any], lang: Lang) -> None:
+    """Every factor with the values it rests on and its effect (the chart, as a table)."""
+    st.table(
+        [
+            {
+                t("col_factor", lang): f"{charts.arrow(str(f['direction']))} {f['label']}",
+                t("col_values", lang): f.get("value") or "—",
+                t("col_effect", lang): signed_points(float(f["points"]), lang),
+            }
+            for f in explanation.get("factors") or []
+        ],
+        hide_index=True,
+    )
+
+
+def why_panel(client_id: int, explanation: Any, lang: Lang) -> None:
+    """Why this score: every factor in points; the reasons themselves are in the banner."""
     st.subheader(t("why_title", lang))
-    top = st.slider(t("why_top", lang), 5, 20, 10, key=f"why-top-{client_id}")
-    explanation = api.explanation(client_id, lang, top=top)
-    explanation_view(explanation, lang, key=str(client_id))
+    if isinstance(explanation, ApiError):
+        st.error(error_message(explanation, lang), icon=WARN)
+        return
+    n_factors = len(explanation.get("factors") or [])
+    shown = n_factors
+    if n_factors > 5:
+        shown = st.slider(
+            t("why_top", lang), 5, n_factors, min(10, n_factors), key=f"why-top-{client_id}"
+        )
+    factors_view(explanation, lang, str(client_id), shown)
+    note(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))
+    with st.expander(t("why_all", lang)):
+        factor_table(explanation, lang)
+    with st.expander(t("why_features", lang)):
+        st.table(
+            [
+                {
+                    t("col_variable", lang): c["label"],
+                    t("col_value", lang): c.get("value") or "—",
+                    t("col_effect", lang): signed_points(float(c.get("points") or 0.0), lang),
+                }
+                for c in explanation.get("contributions") or []
+            ],
+            hide_index=True,
+        )
 
 
 def _filter_choice(
@@ -488,7 +655,7 @@ def _filter_choice(
     return st.selectbox(t(f"filter_{name}", lang), options, format_func=text, key=key)
 
 
-def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> None:
+def compare_panel(client_id: int, details: Mapping[str, Any], explanation: Any, lang: Lang) -> None:
     """The client among reference clients: distributions, two features together, similar."""
     st.subheader(t("compare_title", lang))
     own: Mapping[str, str | None] = details.get("groups", {})
@@ -584,54 +751,202 @@ def compare_panel(client_id: int, details: Mapping[str, Any], lang: Lang) -> Non
             charts.bivariate(api.bivariate(client_id, lang, x, y, filters), lang),
             key=f"biv-{client_id}",
         )
-    guarded(lang, similar_panel, client_id, by_name, lang)
-
-
-def similar_panel(client_id: int, features: Mapping[str, Any], lang: Lang) -> None:
-    """The k most similar reference clients, in aggregate."""
-    answer = api.similar(client_id)
-    st.subheader(t("similar_title", lang))
-    st.markdown(
-        t(
-            "similar_text",
-            lang,
-            k=answer["k"],
-            n=answer["n_defaulted"],
-            rate=percent(answer["default_rate"], lang),
-            ref=percent(answer["reference_default_rate"], lang),
-        )
+    top_factors = (
+        [str(f["factor"]) for f in explanation.get("factors", [])[:SIMILAR_TOP_FACTORS]]
+        if isinstance(explanation, Mapping)
+        else []
     )
-    rows = []
-    for name, value in answer["medians"].items():
-        feature = features.get(name, {})
+    guarded(lang, similar_panel, client_id, by_name, top_factors, lang)
+
+
+def similar_panel(
+    client_id: int, features: Mapping[str, Any], top_factors: Sequence[str], lang: Lang
+) -> None:
+    """The k most similar reference clients, in aggregate, beside what the score measures.
+
+    Their default rate sits next to the observed default rate of reference clients with a
+    similar score, and the API says in one sentence why the two may differ. The medians are
+    shown beside the client's own values, for the features tied to the score's main factors.
+    """
+    answer = api.similar(client_id, lang)
+    st.subheader(t("similar_title", lang))
+    rate = t("col_default_rate", lang)
+    who = t("col_clients", lang)
+    rows = [
+        {
+            who: t("similar_neighbours", lang, k=answer["k"]),
+            rate: percent(answer["default_rate"], lang),
+        }
+    ]
+    score_bin = answer.get("score_bin")
+    if score_bin:
         rows.append(
             {
-                t("feature", lang): feature.get("label", name),
-                t("value", lang): value_text(value, feature.get("unit"), lang),
+                who: t(
+                    "similar_bin",
+                    lang,
+                    n=number(float(score_bin["n_clients"]), lang),
+                    lower=percent(float(score_bin["lower"]), lang),
+                    upper=percent(float(score_bin["upper"]), lang),
+                ),
+                rate: percent(float(score_bin["default_rate"]), lang),
             }
         )
+    else:
+        rows.append({who: t("similar_no_bin", lang), rate: "—"})
+    rows.append(
+        {who: t("similar_all", lang), rate: percent(answer["reference_default_rate"], lang)}
+    )
+    if answer.get("probability") is not None:
+        rows.append(
+            {who: t("similar_score", lang), rate: percent(float(answer["probability"]), lang)}
+        )
+    st.table(rows, hide_index=True)
+    if answer.get("explanation"):
+        st.markdown(f":material/info: {answer['explanation']}")
+
+    medians: Mapping[str, Any] = answer.get("medians") or {}
+    own: Mapping[str, Any] = answer.get("client_values") or {}
+    factor_of: Mapping[str, str] = answer.get("factors") or {}
+    names = [n for n in medians if factor_of.get(n) in set(top_factors)]
+    if not names:  # none of the main factors is summarised: show every feature
+        names = list(medians)
     st.markdown(f"**{t('similar_medians', lang)}**")
-    st.table(rows)
+    if len(names) < len(medians):
+        note(t("similar_medians_top", lang))
+    table = []
+    for name in names:
+        feature = features.get(name, {})
+        unit = feature.get("unit")
+        mine, theirs = own.get(name), medians[name]
+        table.append(
+            {
+                t("feature", lang): feature.get("label", name),
+                t("col_client", lang): value_text(
+                    None if mine is None else float(mine), unit, lang
+                ),
+                t("col_median", lang): value_text(
+                    None if theirs is None else float(theirs), unit, lang
+                ),
+            }
+        )
+    st.table(table, hide_index=True)
 
 
-def whatif_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
-    """Edit the main fields of the file and see the score and explanation again."""
+# ----------------------------------------------------------------------------- what if
+
+
+def factor_changes(
+    before: Any, after: Mapping[str, Any], limit: int = WHATIF_FACTORS
+) -> list[dict[str, Any]]:
+    """The ``limit`` main factors of a file and its simulation, and the change of each.
+
+    Matched by factor key; "main" is the larger of the two effects, so that a factor that
+    weighed on the file and no longer does is still listed. ``before`` may be an error (the
+    file's explanation could not be had): the changes are then unknown (None).
+    """
+    known = isinstance(before, Mapping)
+    old = {f["factor"]: float(f["points"]) for f in before.get("factors", [])} if known else {}
+    rows = []
+    for item in after.get("factors") or []:
+        new = float(item["points"])
+        previous = old.get(item["factor"], 0.0) if known else None
+        rows.append(
+            {
+                "factor": item["factor"],
+                "label": item["label"],
+                "direction": item.get("direction"),
+                "before": previous,
+                "after": new,
+                "change": None if previous is None else new - previous,
+            }
+        )
+    rows.sort(key=lambda row: -max(abs(row["after"]), abs(row["before"] or 0.0)))
+    return rows[:limit]
+
+
+def factor_changes_view(before: Any, after: Mapping[str, Any], lang: Lang, key: str) -> None:
+    """The main factors' effects on file and simulated, in points, and their change."""
+    rows = factor_changes(before, after)
+    st.markdown(f"**{t('whatif_factors', lang, n=len(rows))}**")
+    if isinstance(before, ApiError):
+        st.markdown(f"{WARN} {error_message(before, lang)}")
+    else:
+        _show(charts.factor_changes(rows, lang), key=f"changes-{key}")
+
+    def shown(value: float | None) -> str:
+        return "—" if value is None else signed_points(value, lang)
+
+    st.table(
+        [
+            {
+                t("col_factor", lang): row["label"],
+                t("col_file", lang): shown(row["before"]),
+                t("col_simulated", lang): shown(row["after"]),
+                t("col_change", lang): shown(row["change"]),
+            }
+            for row in rows
+        ],
+        hide_index=True,
+    )
+
+
+def whatif_panel(
+    client_id: int,
+    score: Mapping[str, Any],
+    explanation: Any,
+    counterfactual: Any,
+    lang: Lang,
+) -> None:
+    """Edit the main fields of the file and see the score, its band and what moved.
+
+    A refused file lists the changes the model would accept (from the counterfactual
+    answer); each can be simulated in one click.
+    """
     st.subheader(t("whatif_title", lang))
     st.markdown(t("whatif_intro", lang))
     original = api.application(client_id)["application"]
     results: dict[int, Any] = st.session_state.setdefault("whatif-results", {})
-    version = st.session_state.setdefault("whatif-version", {}).get(client_id, 0)
+    versions: dict[int, int] = st.session_state.setdefault("whatif-version", {})
+    bases: dict[int, dict[str, Any]] = st.session_state.setdefault("whatif-base", {})
+    options = (
+        counterfactual.get("options") or []
+        if isinstance(counterfactual, Mapping) and counterfactual.get("needed")
+        else []
+    )
+    if options:  # before the form: a click sets the form's values in this very run
+        st.markdown(f"**:material/lightbulb: {t('cf_options', lang)}**")
+        for n, option in enumerate(options):
+            text, button = st.columns([4, 1], vertical_alignment="center")
+            text.markdown(f"{n + 1}. {option['sentence']}")
+            if button.button(t("cf_try", lang), key=f"cf-try-{client_id}-{n}"):
+                proposal = dict(original)
+                proposal.update({c["field"]: c["proposed"] for c in option["changes"]})
+                bases[client_id] = proposal
+                versions[client_id] = versions.get(client_id, 0) + 1
+                results.pop(client_id, None)
+                result = simulate(proposal, lang)
+                if result is not None:
+                    results[client_id] = result
+    version = versions.get(client_id, 0)
     with st.form(f"whatif-{client_id}"):
         edited = forms.application_form(
-            forms.WHATIF_FIELDS, original, key=f"whatif-{client_id}-{version}", lang=lang
+            forms.WHATIF_FIELDS,
+            bases.get(client_id, original),
+            key=f"whatif-{client_id}-{version}",
+            lang=lang,
         )
         run = st.form_submit_button(t("whatif_run", lang), type="primary")
     if st.button(t("whatif_reset", lang), key=f"whatif-reset-{client_id}"):
-        st.session_state["whatif-version"][client_id] = version + 1
+        versions[client_id] = version + 1
+        bases.pop(client_id, None)
         results.pop(client_id, None)
         st.rerun()
     if run:
-        results[client_id] = simulated(edited)
+        results.pop(client_id, None)
+        outcome = simulate(edited, lang)
+        if outcome is not None:
+            results[client_id] = outcome
     result = results.get(client_id)
     if result is None:
         return
@@ -653,16 +968,41 @@ def whatif_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
             after=percent(after, lang),
         )
     )
+    verdict_view(result["score"], None, None, lang, key=f"whatif-{client_id}")
     score_view(result["score"], lang, key=f"whatif-{client_id}")
-    explanation_view(explained(result, lang), lang, key=f"whatif-{client_id}")
+    factor_changes_view(explanation, explained(result, lang), lang, key=f"whatif-{client_id}")
+
+
+def simulate(application: dict[str, Any], lang: Lang) -> dict[str, Any] | None:
+    """:func:`simulated` once the application has the API's minimum; else None.
+
+    The advisor is then told which fields to fill in (from ``GET /inputs``, or from the
+    API's 422 answer, in case the two ever differ).
+    """
+    missing = forms.missing_required(application, forms.field_specs(lang))
+    if missing:
+        st.warning(t("err_insufficient", lang, fields=forms.missing_text(missing, lang)), icon=WARN)
+        return None
+    try:
+        return simulated(application)
+    except ApiError as error:
+        if error.code != INSUFFICIENT:
+            raise
+        st.warning(error_message(error, lang), icon=WARN)
+        return None
 
 
 def simulated(application: dict[str, Any]) -> dict[str, Any]:
-    """Score an application not on file; its explanations are kept per language."""
+    """Score an application not on file; its explanations are kept per language.
+
+    Raises :class:`ApiError` (``insufficient_information``) when the API finds too little
+    to score: the caller shows which fields are missing.
+    """
     return {
         "application": application,
         "score": api.score_application(application),
         "explanations": {},
+        "counterfactuals": {},
     }
 
 
@@ -670,7 +1010,15 @@ def explained(result: dict[str, Any], lang: Lang) -> Any:
     """The explanation of a simulated application in ``lang`` (asked once per language)."""
     by_lang: dict[str, Any] = result["explanations"]
     if lang not in by_lang:
-        by_lang[lang] = api.explain_application(result["application"], lang)
+        by_lang[lang] = api.explain_application(result["application"], lang, EXPLANATION_TOP)
+    return by_lang[lang]
+
+
+def counterfactual_of(result: dict[str, Any], lang: Lang) -> Any:
+    """What would get a simulated application accepted, in ``lang`` (asked once)."""
+    by_lang: dict[str, Any] = result.setdefault("counterfactuals", {})
+    if lang not in by_lang:
+        by_lang[lang] = api.counterfactual_application(result["application"], lang)
     return by_lang[lang]
 
 
@@ -690,14 +1038,21 @@ def _when(text: str, lang: Lang) -> str:
 
 
 def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
-    """Record the advisor's decision with a comment, and show earlier decisions."""
+    """Record the advisor's decision with a comment, and show earlier decisions.
+
+    The model's decision is proposed, except for a file to review: there the advisor
+    chooses, and says in the comment what was checked.
+    """
     st.subheader(t("decide_title", lang))
     choices = ("accept", "refuse")
+    borderline = charts.verdict(score) == "borderline"
+    if borderline:
+        st.markdown(f"{ICONS['borderline']} {t('decide_borderline', lang)}")
     with st.form(f"decide-{client_id}", clear_on_submit=False):
         choice = st.radio(
             t("decide_choice", lang),
             choices,
-            index=choices.index(str(score["decision"])),
+            index=None if borderline else choices.index(str(score["decision"])),
             format_func=lambda c: f"{ICONS[c]} {t(c, lang)}",
             horizontal=True,
             key=f"decide-choice-{client_id}",
@@ -710,7 +1065,11 @@ def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None
         )
         submitted = st.form_submit_button(t("decide_submit", lang), type="primary")
     if submitted:
-        if choice != score["decision"] and not comment.strip():
+        if choice is None:
+            st.warning(t("decide_need_choice", lang), icon=":material/edit:")
+        elif borderline and not comment.strip():
+            st.warning(t("decide_need_check", lang), icon=":material/edit:")
+        elif choice != score["decision"] and not comment.strip():
             st.warning(t("decide_need_reason", lang), icon=":material/edit:")
         else:
             record = api.record_decision(client_id, str(choice), comment.strip())
@@ -742,9 +1101,15 @@ def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None
 
 
 def new_applicant_page(lang: Lang) -> None:
-    """A file entered from scratch, scored and explained (nothing is stored)."""
+    """A file entered from scratch, scored and explained (nothing is stored).
+
+    The fields the API requires are marked; a form without them is not sent.
+    """
     st.title(t("new_title", lang))
     st.markdown(t("new_intro", lang))
+    rule = api.inputs(lang).get("minimum_rule")
+    if rule:
+        st.info(str(rule), icon=":material/info:")
     version = st.session_state.setdefault("new-version", 0)
     with st.form("new-applicant"):
         application = forms.application_form(forms.NEW_FIELDS, {}, f"new-{version}", lang)
@@ -754,13 +1119,26 @@ def new_applicant_page(lang: Lang) -> None:
             )
         run = st.form_submit_button(t("new_run", lang), type="primary")
     if run:
-        st.session_state["new-result"] = simulated(application)
+        st.session_state.pop("new-result", None)
+        outcome = simulate(application, lang)
+        if outcome is not None:
+            st.session_state["new-result"] = outcome
     result = st.session_state.get("new-result")
     if result is None:
         return
-    score_view(result["score"], lang, key="new")
+    score = result["score"]
+    explanation = attempt(explained, result, lang)
+    counterfactual = (
+        attempt(counterfactual_of, result, lang) if score["decision"] == "refuse" else None
+    )
+    verdict_view(score, explanation, counterfactual, lang, key="new")
+    score_view(score, lang, key="new")
     st.subheader(t("why_title", lang))
-    explanation_view(explained(result, lang), lang, key="new")
+    if isinstance(explanation, ApiError):
+        st.error(error_message(explanation, lang), icon=WARN)
+        return
+    factors_view(explanation, lang, "new", WHATIF_FACTORS)
+    note(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))
 
 
 # ----------------------------------------------------------------------------- the model

@@ -2,10 +2,12 @@
 
 The local API serves a store published from the shared trained model and the small data set;
 the Streamlit dashboard talks to it with a random token; headless Chromium opens a client's
-file from its link (``/?client=<id>``). Checked: the probability of default, the decision and
-the explanation are shown, and agree with the API's own answer; no error or traceback is on the
-page. With the API out of reach, the page says so in words, without a traceback. Screenshots
-(and, on failure, the page source and the servers' output) go to build/test-artifacts/.
+file from its link (``/?client=<id>``). Checked: the probability of default, the decision (or
+"to review" for a file in the model's uncertainty zone) and the explanation are shown, and
+agree with the API's own answer; at 1366 x 900 the decision banner starts above the fold; no
+error or traceback is on the page. With the API out of reach, the page says so in words,
+without a traceback. Screenshots (and, on failure, the page source and the servers' output) go
+to build/test-artifacts/.
 """
 
 from __future__ import annotations
@@ -27,8 +29,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("trained_model")]
 
 log = logging.getLogger(__name__)
 
-#: The dashboard's words (French, its default language) for the API's decisions.
+#: The dashboard's words (French, its default language) for the API's decisions, and for a
+#: file whose band is "borderline" (shown instead of either decision).
 DECISION_WORDS = {"accept": "Accord", "refuse": "Refus"}
+BORDERLINE_WORDS = "À examiner"
+#: A laptop screen (CSS pixels): the decision must start on the first screen.
+SCREEN = (1366, 900)
+#: The decision banner (a Streamlit container keyed "decision-banner"): its box on the page,
+#: and the top of the summary card's heading (arguments[0]: "Client <id>").
+BANNER_BOX_JS = """
+const banner = document.querySelector('.st-key-decision-banner');
+if (!banner) return null;
+const box = banner.getBoundingClientRect();
+const card = [...document.querySelectorAll('h1, h2, h3')]
+    .find(h => h.innerText.trim() === arguments[0]);
+return {top: box.top, bottom: box.bottom, viewport: window.innerHeight, text: banner.innerText,
+        card: card ? card.getBoundingClientRect().top : null};
+"""
 PROBABILITY_LABEL = "Probabilité de défaut"
 WHY_TITLE = "Pourquoi ce score ?"
 ERROR_SELECTORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -118,32 +135,53 @@ def test_a_client_file_shows_score_decision_and_explanation(
     status, body = http_get(f"{api.url}/clients/{client_id}/score", api.token)
     assert status == 200, f"the API's score for client {client_id}: {status} {body!r}"
     score = json.loads(body)
-    expected_word = DECISION_WORDS[score["decision"]]
+    borderline = score["band"] == "borderline"
+    expected_word = BORDERLINE_WORDS if borderline else DECISION_WORDS[score["decision"]]
     expected_percent = french_percent(score["probability"])
     dashboard = start_dashboard(api.url, api.token)
 
+    browser.set_window_size(*SCREEN)
     browser.get(f"{dashboard.url}/?client={client_id}")
 
     def ready(text: str) -> bool:
         return (
             PROBABILITY_LABEL in text
             and WHY_TITLE in text
-            and any(word_in(word, text) for word in DECISION_WORDS.values())
+            and any(word_in(w, text) for w in (*DECISION_WORDS.values(), BORDERLINE_WORDS))
             and bool(browser.execute_script(CHART_AFTER_HEADING_JS, WHY_TITLE, CHART_SELECTORS))
         )
 
     text = wait_for(browser, ready, f"client {client_id}'s score, decision and explanation")
+    browser.execute_script("window.scrollTo(0, 0)")
     keep_screenshot(browser, f"dashboard-client-{client_id}.png", record_property)
 
     assert not error_elements(browser), f"errors on the page: {error_elements(browser)}"
     assert "Traceback" not in text
     assert word_in(expected_word, text), (
-        f"the API's decision is {score['decision']!r}, the page does not say {expected_word!r}"
+        f"the API's decision is {score['decision']!r} ({score['band']}), the page does not "
+        f"say {expected_word!r}"
     )
-    other_words = [w for w in DECISION_WORDS.values() if w != expected_word and word_in(w, text)]
+    shown = [w for w in (*DECISION_WORDS.values(), BORDERLINE_WORDS) if word_in(w, text)]
+    other_words = [w for w in shown if w != expected_word]
     assert not other_words, f"the API says {expected_word!r}, the page also shows {other_words}"
     assert expected_percent in text, (
         f"the API's probability {score['probability']:.4f} is not shown as {expected_percent!r}"
+    )
+    # Decision first: at 1366 x 900 the banner (decision, reasons, what would change a
+    # refusal) starts on the first screen, above the summary card.
+    banner = browser.execute_script(BANNER_BOX_JS, f"Client {client_id}")
+    assert banner is not None, "no decision banner (.st-key-decision-banner) on the page"
+    record_property(
+        "decision_banner_box", {k: banner[k] for k in ("top", "bottom", "viewport", "card")}
+    )
+    log.info("decision banner at %s", banner)
+    fold = min(SCREEN[1], banner["viewport"])  # a window of 900 px shows a little less
+    assert banner["top"] < fold, (
+        f"the decision starts {banner['top']:.0f} px down the page (fold at {fold} px)"
+    )
+    assert word_in(expected_word, re.sub(r"[\s\u00a0\u202f]+", " ", banner["text"]))
+    assert banner["card"] is not None and banner["card"] > banner["bottom"], (
+        "the summary card is not after the decision"
     )
 
     # WCAG 1.4.4: at 200 % zoom of a 1280-pixel screen (640 CSS pixels), the file still reads

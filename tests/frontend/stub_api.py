@@ -5,14 +5,18 @@ real API's shape (test_stub_contract.py validates them against the real response
 records every request, and can be told to fail: a status for some paths, a delay, or a number
 of 503 answers before it recovers.
 
-Clients: 100001 (low risk, accepted) and 100002 (high risk, refused); 100003 has no score
-(404). POST /score gives a high risk when the income is under 100,000, so that a "what if" on
-the income changes the decision.
+Clients: 100001 (low risk, accepted), 100002 (high risk, refused) and 100004 (just above the
+threshold, inside the model's uncertainty zone: refused on the score, band "borderline");
+100003 has no score (404). POST /score gives a high risk when the income is under 95,000 (or
+not given), a borderline one from 95,000 to 100,000, a low one above, so that a "what if" on
+the income changes the decision. POST /score, /explain and /counterfactual answer 422
+``insufficient_information`` without the API's minimum fields, as the real API does.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +27,13 @@ from urllib.parse import parse_qs, urlparse
 TOKEN = "stub-token"
 VERSION = "stub-model-1"
 THRESHOLD = 0.1
-LOW, HIGH = 0.04, 0.31
+#: The model version's uncertainty interval [lower, upper) around the threshold.
+BORDERLINE = (0.085, 0.12)
+LOW, MID, HIGH = 0.04, 0.102, 0.31
+BASE_VALUE = -2.5
+#: The API's minimum: these fields, and one of the external scores (schemas.py).
+MINIMUM_FIELDS = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "DAYS_BIRTH")
+MINIMUM_ONE_OF = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
 CLIENTS: dict[int, dict[str, Any]] = {
     100001: {
         "NAME_CONTRACT_TYPE": "Cash loans",
@@ -58,13 +68,30 @@ CLIENTS: dict[int, dict[str, Any]] = {
         "EXT_SOURCE_2": 0.2,
     },
     100003: {"NAME_CONTRACT_TYPE": "Revolving loans", "AMT_INCOME_TOTAL": 50000.0},
+    100004: {
+        "NAME_CONTRACT_TYPE": "Cash loans",
+        "CODE_GENDER": "F",
+        "DAYS_BIRTH": -14000.0,
+        "NAME_EDUCATION_TYPE": "Secondary / secondary special",
+        "NAME_FAMILY_STATUS": "Married",
+        "CNT_CHILDREN": 2,
+        "CNT_FAM_MEMBERS": 4.0,
+        "NAME_INCOME_TYPE": "Working",
+        "DAYS_EMPLOYED": -1500.0,
+        "AMT_INCOME_TOTAL": 97000.0,
+        "AMT_CREDIT": 600000.0,
+        "AMT_ANNUITY": 30000.0,
+        "AMT_GOODS_PRICE": 540000.0,
+        "EXT_SOURCE_2": 0.45,
+    },
 }
-SCORED = (100001, 100002)
+SCORED = (100001, 100002, 100004)
 FEATURES = (
     ("EXT_SOURCE_MEAN", "Moyenne des scores externes", "Mean of the external scores", "score"),
     ("AGE_YEARS", "Âge", "Age", "years"),
     ("CREDIT_INCOME_RATIO", "Crédit rapporté au revenu", "Credit to income", "ratio"),
     ("AMT_CREDIT", "Montant du crédit", "Credit amount", "amount"),
+    ("AMT_INCOME_TOTAL", "Revenu annuel", "Annual income", "amount"),
 )
 LEVELS = {
     "NAME_CONTRACT_TYPE": ["Cash loans", "Revolving loans"],
@@ -103,9 +130,48 @@ def _lang(params: dict[str, str]) -> str:
 
 
 def probability_of(application: dict[str, Any]) -> float:
-    """The stub's model: high risk under 100,000 of income (or none given)."""
+    """The stub's model: by income only (none given counts as a low income)."""
     income = application.get("AMT_INCOME_TOTAL")
-    return LOW if income is not None and income >= 100_000 else HIGH
+    if income is None or income < 95_000:
+        return HIGH
+    return MID if income < 100_000 else LOW
+
+
+def client_probability(client_id: int) -> float:
+    """A scored client's probability (the one POST /score gives for their file)."""
+    return probability_of(CLIENTS[client_id])
+
+
+def missing_minimum(application: dict[str, Any]) -> list[str]:
+    """The minimum fields an application lacks, named as the API names them."""
+    missing = [name for name in MINIMUM_FIELDS if application.get(name) is None]
+    if all(application.get(name) is None for name in MINIMUM_ONE_OF):
+        missing.append("|".join(MINIMUM_ONE_OF))
+    return missing
+
+
+def insufficient(missing: list[str]) -> dict[str, Any]:
+    """The API's 422 answer for an application without its minimum fields."""
+    return {
+        "error": "insufficient_information",
+        "message": "too little information to score this application; missing: "
+        + ", ".join(missing),
+        "details": [
+            {"field": name, "location": f"body.application.{name}", "problem": "required"}
+            for name in missing
+        ],
+    }
+
+
+def band(probability: float) -> str:
+    """``borderline`` inside the uncertainty interval, else ``clear``."""
+    lower, upper = BORDERLINE
+    return "borderline" if lower <= probability < upper else "clear"
+
+
+def decision(probability: float) -> str:
+    """The API's decision: refuse from the threshold on."""
+    return "refuse" if probability >= THRESHOLD else "accept"
 
 
 def score(probability: float, client_id: int | None = None) -> dict[str, Any]:
@@ -113,7 +179,9 @@ def score(probability: float, client_id: int | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "probability": probability,
         "threshold": THRESHOLD,
-        "decision": "refuse" if probability >= THRESHOLD else "accept",
+        "decision": decision(probability),
+        "band": band(probability),
+        "borderline": {"lower": BORDERLINE[0], "upper": BORDERLINE[1]},
         "margin": probability - THRESHOLD,
         "model_version": VERSION,
     }
@@ -122,87 +190,418 @@ def score(probability: float, client_id: int | None = None) -> dict[str, Any]:
     return answer
 
 
-def _contribution(name: str, label: str, value: str, amount: float, lang: str) -> dict[str, Any]:
-    verb = (
-        ("augmente" if amount > 0 else "diminue")
-        if lang == "fr"
-        else ("raises" if amount > 0 else "lowers")
-    )
-    return {
-        "feature": name,
-        "kind": "raw",
-        "column": name,
-        "label": label,
-        "value": value,
-        "raw_value": value,
-        "contribution": amount,
-        "direction": "raises" if amount > 0 else "lowers",
-        "sentence": f"{label} ({value}) {verb} le risque de défaut."
-        if lang == "fr"
-        else f"{label} ({value}) {verb} the risk of default.",
+def _number(value: float, decimals: int, lang: str) -> str:
+    text = f"{value:,.{decimals}f}"
+    return text if lang == "en" else text.replace(",", "\u00a0").replace(".", ",")
+
+
+def _points(value: float, lang: str) -> str:
+    size = round(abs(value), 1)
+    if lang == "fr":
+        return f"{_number(size, 1, lang)}\u00a0{'point' if size < 2 else 'points'}"
+    return f"{_number(size, 1, lang)} {'point' if size == 1 else 'points'}"
+
+
+def _percent(share: float, lang: str) -> str:
+    return f"{_number(100 * share, 1, lang)}\u00a0%" if lang == "fr" else f"{100 * share:.1f}%"
+
+
+def _amount(value: float, lang: str) -> str:
+    return f"{_number(value, 0, lang)}\u00a0€" if lang == "fr" else f"€{_number(value, 0, lang)}"
+
+
+def _direction(amount: float) -> str:
+    return "raises" if amount > 0 else "lowers" if amount < 0 else "neutral"
+
+
+def _sentence(subject: str, value: str | None, amount: float, points: float, lang: str) -> str:
+    verbs = {
+        ("fr", "raises"): "augmente le risque de défaut",
+        ("fr", "lowers"): "diminue le risque de défaut",
+        ("fr", "neutral"): "est sans effet sur le risque de défaut",
+        ("en", "raises"): "raises the risk of default",
+        ("en", "lowers"): "lowers the risk of default",
+        ("en", "neutral"): "has no effect on the risk of default",
     }
+    direction = _direction(amount)
+    shown = f" ({value})" if value else ""
+    by = ""
+    if direction != "neutral":
+        by = f" {'de' if lang == 'fr' else 'by'} {_points(points, lang)}"
+    return f"{subject}{shown} {verbs[(lang, direction)]}{by}."
+
+
+#: The real model's factors (factors.py): key, French and English names, the model feature
+#: standing for it here (name, kind, column), the values quoted (French, English), and its
+#: weight in the log-odds for a refused and an accepted client (scaled to add up exactly).
+FACTORS: tuple[tuple[str, str, str, tuple[str, str, str | None], str, str, float, float], ...] = (
+    (
+        "external_scores",
+        "Scores externes",
+        "External scores",
+        ("EXT_SOURCE_2", "raw", "EXT_SOURCE_2"),
+        "Score externe 2\u00a0: 0,20",
+        "External score 2: 0.20",
+        0.6,
+        -0.5,
+    ),
+    (
+        "affordability",
+        "Poids du crédit sur le revenu",
+        "Loan relative to income",
+        ("CREDIT_INCOME_RATIO", "domain", None),
+        "Montant du crédit\u00a0: 900\u00a0000\u00a0€ ; Revenu annuel\u00a0: 90\u00a0000\u00a0€",
+        "Credit amount: €900,000; Annual income: €90,000",
+        0.35,
+        -0.08,
+    ),
+    (
+        "income",
+        "Revenus",
+        "Income",
+        ("AMT_INCOME_TOTAL", "raw", "AMT_INCOME_TOTAL"),
+        "Revenu annuel\u00a0: 90\u00a0000\u00a0€",
+        "Annual income: €90,000",
+        0.3,
+        -0.2,
+    ),
+    (
+        "loan",
+        "Montant et durée du crédit",
+        "Loan amount and term",
+        ("AMT_CREDIT", "raw", "AMT_CREDIT"),
+        "Montant du crédit\u00a0: 900\u00a0000\u00a0€",
+        "Credit amount: €900,000",
+        0.25,
+        0.06,
+    ),
+    (
+        "employment",
+        "Emploi",
+        "Employment",
+        ("DAYS_EMPLOYED", "raw", "DAYS_EMPLOYED"),
+        "Ancienneté dans l'emploi\u00a0: 1 an",
+        "Time in employment: 1 year",
+        0.12,
+        -0.06,
+    ),
+    (
+        "age",
+        "Âge",
+        "Age",
+        ("DAYS_BIRTH", "raw", "DAYS_BIRTH"),
+        "Âge\u00a0: 33 ans",
+        "Age: 33 years",
+        -0.1,
+        -0.1,
+    ),
+    (
+        "family",
+        "Situation familiale",
+        "Family situation",
+        ("CNT_FAM_MEMBERS", "raw", "CNT_FAM_MEMBERS"),
+        "Personnes au foyer\u00a0: 1",
+        "Family members: 1",
+        0.05,
+        -0.04,
+    ),
+    (
+        "education",
+        "Niveau d'études",
+        "Education",
+        (
+            "NAME_EDUCATION_TYPE_Secondary / secondary special",
+            "level",
+            "NAME_EDUCATION_TYPE",
+        ),
+        "Niveau d'études\u00a0: secondaire",
+        "Education: secondary",
+        0.04,
+        -0.03,
+    ),
+    (
+        "housing",
+        "Logement et biens",
+        "Home and assets",
+        ("FLAG_OWN_REALTY", "flag", "FLAG_OWN_REALTY"),
+        "Propriétaire\u00a0: oui",
+        "Owns a home: yes",
+        -0.03,
+        -0.02,
+    ),
+    (
+        "region",
+        "Région et adresses",
+        "Region and addresses",
+        ("REGION_RATING_CLIENT", "raw", "REGION_RATING_CLIENT"),
+        "Note de la région\u00a0: 2",
+        "Region rating: 2",
+        0.03,
+        0.01,
+    ),
+    (
+        "building",
+        "Caractéristiques de l'immeuble",
+        "Building characteristics",
+        ("APARTMENTS_AVG", "raw", "APARTMENTS_AVG"),
+        "Appartements (moyenne)\u00a0: non renseigné",
+        "Apartments (average): not given",
+        0.01,
+        0.005,
+    ),
+    (
+        "contact",
+        "Coordonnées fournies",
+        "Contact details provided",
+        ("FLAG_PHONE", "flag", "FLAG_PHONE"),
+        "Téléphone fixe\u00a0: non",
+        "Home phone: no",
+        0.006,
+        -0.004,
+    ),
+    (
+        "records",
+        "Ancienneté des pièces, de l'adresse et du téléphone",
+        "Age of identity document, address and phone",
+        ("DAYS_ID_PUBLISH", "raw", "DAYS_ID_PUBLISH"),
+        "Pièce d'identité\u00a0: 8,9 ans",
+        "Identity document: 8.9 years",
+        -0.02,
+        -0.01,
+    ),
+    (
+        "documents",
+        "Documents fournis",
+        "Documents provided",
+        ("FLAG_DOCUMENT_3", "flag", "FLAG_DOCUMENT_3"),
+        "Document 3\u00a0: oui",
+        "Document 3: yes",
+        0.0,
+        0.0,
+    ),
+    (
+        "social_circle",
+        "Défauts de paiement dans l'entourage",
+        "Defaults in the social circle",
+        ("DEF_30_CNT_SOCIAL_CIRCLE", "raw", "DEF_30_CNT_SOCIAL_CIRCLE"),
+        "Défauts à 30 jours dans l'entourage\u00a0: 0",
+        "Defaults at 30 days in the social circle: 0",
+        0.01,
+        0.003,
+    ),
+    (
+        "bureau",
+        "Demandes au bureau de crédit",
+        "Credit bureau enquiries",
+        ("AMT_REQ_CREDIT_BUREAU_YEAR", "raw", "AMT_REQ_CREDIT_BUREAU_YEAR"),
+        "Demandes sur un an\u00a0: 1",
+        "Enquiries in a year: 1",
+        -0.005,
+        -0.002,
+    ),
+    (
+        "application",
+        "Circonstances de la demande",
+        "Circumstances of the application",
+        ("HOUR_APPR_PROCESS_START", "raw", "HOUR_APPR_PROCESS_START"),
+        "Heure de la demande\u00a0: 10",
+        "Hour of the application: 10",
+        0.002,
+        0.001,
+    ),
+)
+
+
+def _sigmoid(log_odds: float) -> float:
+    return 1 / (1 + math.exp(-log_odds))
 
 
 def explanation(probability: float, lang: str, top: int | None, client_id: int | None) -> Any:
-    """An Explanation whose contributions add up to the probability's log-odds."""
-    import math
+    """An Explanation: every factor once, in points that add up to probability - base.
 
+    Its one feature a factor's contributions add up to the probability's log-odds; the
+    points are the contributions on the API's scale (points_scale in explain.py).
+    """
     log_odds = math.log(probability / (1 - probability))
-    base = -2.5
+    total = log_odds - BASE_VALUE
+    refused = probability >= THRESHOLD
+    weights = [(f[6] if refused else f[7]) for f in FACTORS]
+    factor = total / math.fsum(weights)
+    base_probability = _sigmoid(BASE_VALUE)
+    scale = 100 * (probability - base_probability) / total
     fr = lang == "fr"
-    items = [
-        _contribution(
-            "EXT_SOURCE_2",
-            "Score externe 2" if fr else "External score 2",
-            "0,20",
-            0.6 if probability >= THRESHOLD else -0.5,
-            lang,
-        ),
-        _contribution(
-            "AMT_INCOME_TOTAL",
-            "Revenu annuel" if fr else "Annual income",
-            "90 000",
-            0.3 if probability >= THRESHOLD else -0.2,
-            lang,
-        ),
-        _contribution(
-            "DAYS_BIRTH", "Âge" if fr else "Age", "33 ans" if fr else "33 years", -0.1, lang
-        ),
-    ]
-    rest = log_odds - base - sum(i["contribution"] for i in items)
-    items.append(
-        _contribution(
-            "DAYS_EMPLOYED",
-            "Ancienneté" if fr else "Years employed",
-            "1 an" if fr else "1 year",
-            rest,
-            lang,
+    factors = []
+    features = []
+    for (key, label_fr, label_en, (name, kind, column), v_fr, v_en, _, _), weight in zip(
+        FACTORS, weights, strict=True
+    ):
+        amount = weight * factor
+        label, value = (label_fr, v_fr) if fr else (label_en, v_en)
+        points = amount * scale
+        factors.append(
+            {
+                "factor": key,
+                "label": label,
+                "contribution": amount,
+                "points": points,
+                "direction": _direction(amount),
+                "values": [{"field": column or name, "label": label, "value": value}],
+                "value": value,
+                "sentence": _sentence(label, value, amount, points, lang),
+                "features": [name],
+            }
         )
-    )
-    items.sort(key=lambda i: -abs(i["contribution"]))
-    listed = items if top is None else items[:top]
-    total = sum(i["contribution"] for i in items)
-    decision = "refuse" if probability >= THRESHOLD else "accept"
+        features.append(
+            {
+                "feature": name,
+                "kind": kind,
+                "column": column,
+                "label": label,
+                "value": value,
+                "raw_value": None,
+                "contribution": amount,
+                "points": points,
+                "factor": key,
+                "direction": _direction(amount),
+                "sentence": _sentence(label, value, amount, points, lang),
+            }
+        )
+    factors.sort(key=lambda f: -abs(f["contribution"]))
+    features.sort(key=lambda f: -abs(f["contribution"]))
+    listed = features if top is None or top >= len(features) else features[:top]
+    if len(listed) < len(features):
+        rest = features[len(listed) :]
+        amount = math.fsum(f["contribution"] for f in rest)
+        listed.append(
+            {
+                "feature": "OTHER_FEATURES",
+                "kind": "other",
+                "column": None,
+                "label": f"Autres caractéristiques ({len(rest)})"
+                if fr
+                else f"Other features ({len(rest)})",
+                "value": None,
+                "raw_value": None,
+                "contribution": amount,
+                "points": amount * scale,
+                "factor": None,
+                "direction": _direction(amount),
+                "sentence": "…",
+            }
+        )
+    wanted = "raises" if refused else "lowers"
+    listed_sum = math.fsum(f["contribution"] for f in listed)
     return {
         "client_id": client_id,
         "model_version": VERSION,
         "lang": lang,
         "probability": probability,
         "threshold": THRESHOLD,
-        "decision": decision,
+        "decision": decision(probability),
+        "band": band(probability),
+        "borderline": {"lower": BORDERLINE[0], "upper": BORDERLINE[1]},
         "summary": f"p = {probability}",
         "log_odds": log_odds,
-        "base_value": base,
-        "base_probability": 1 / (1 + math.exp(-base)),
-        "contributions_sum": total,
-        "additivity_gap": abs(base + total - log_odds),
+        "base_value": BASE_VALUE,
+        "base_probability": base_probability,
+        "contributions_sum": listed_sum,
+        "additivity_gap": abs(BASE_VALUE + listed_sum - log_odds),
         "probability_from_log_odds": probability,
         "conversion": "probability = 1 / (1 + exp(-(base_value + sum(contributions))))",
-        "n_features": 4,
+        "points_method": "points = 100 * contribution * (probability - base_probability) / "
+        "sum(contributions)",
+        "points_total": 100 * (probability - base_probability),
+        "n_features": len(features),
         "top": top,
         "contributions": listed,
-        "reasons": [i for i in items if i["contribution"] > 0][:4] if decision == "refuse" else [],
+        "factors": factors,
+        "reasons": [f for f in factors if f["direction"] == wanted][:4],
     }
+
+
+def counterfactual(
+    application: dict[str, Any], lang: str, client_id: int | None = None
+) -> dict[str, Any]:
+    """A Counterfactual: for a refusal, a smaller loan and a longer term the model accepts."""
+    probability = probability_of(application)
+    fr = lang == "fr"
+    answer: dict[str, Any] = {
+        "client_id": client_id,
+        "model_version": VERSION,
+        "lang": lang,
+        "probability": probability,
+        "threshold": THRESHOLD,
+        "decision": decision(probability),
+        "band": band(probability),
+        "fields_changed": ["AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE"],
+        "method": "grid and bisection on the levers the client controls, verified by re-scoring",
+    }
+    if probability < THRESHOLD:
+        summary = (
+            "Le crédit est accordé : aucune modification n'est nécessaire."
+            if fr
+            else "The loan is granted: no change is needed."
+        )
+        return answer | {"needed": False, "found": False, "summary": summary, "options": []}
+    credit, annuity = float(application["AMT_CREDIT"]), float(application["AMT_ANNUITY"])
+    goods = application.get("AMT_GOODS_PRICE")
+    term = credit / annuity
+    smaller = round(0.8 * credit, -4)
+
+    def change(field: str, label: str, current: float, proposed: float) -> dict[str, Any]:
+        return {
+            "field": field,
+            "label": label,
+            "current": current,
+            "proposed": proposed,
+            "current_text": _amount(current, lang),
+            "proposed_text": _amount(proposed, lang),
+        }
+
+    credit_label = "Montant du crédit" if fr else "Credit amount"
+    annuity_label = "Annuité" if fr else "Annuity"
+    years = _number(term, 0, lang)
+    longer = term + 5
+    down_payment = None if goods is None else float(goods) - smaller
+    options = [
+        {
+            "lever": "down_payment",
+            "changes": [
+                change("AMT_CREDIT", credit_label, credit, smaller),
+                change("AMT_ANNUITY", annuity_label, annuity, smaller / term),
+            ],
+            "term_years": term,
+            "down_payment": down_payment,
+            "probability": 0.095,
+            "decision": "accept",
+            "band": band(0.095),
+            "points_change": 100 * (0.095 - probability),
+            "sentence": f"Accordable jusqu'à {_amount(smaller, lang)} sur {years} ans."
+            if fr
+            else f"Could be granted up to {_amount(smaller, lang)} over {years} years.",
+        },
+        {
+            "lever": "longer_term",
+            "changes": [change("AMT_ANNUITY", annuity_label, annuity, credit / longer)],
+            "term_years": longer,
+            "down_payment": None if goods is None else float(goods) - credit,
+            "probability": 0.09,
+            "decision": "accept",
+            "band": band(0.09),
+            "points_change": 100 * (0.09 - probability),
+            "sentence": f"Accordable sur {_number(longer, 0, lang)} ans au lieu de {years}, "
+            f"avec une annuité de {_amount(credit / longer, lang)}."
+            if fr
+            else f"Could be granted over {_number(longer, 0, lang)} years instead of {years}, "
+            f"with an annuity of {_amount(credit / longer, lang)}.",
+        },
+    ]
+    summary = (
+        f"{len(options)} modifications permettraient un accord ; la plus petite d'abord."
+        if fr
+        else f"{len(options)} changes would get the loan granted; the smallest first."
+    )
+    return answer | {"needed": True, "found": True, "summary": summary, "options": options}
 
 
 def details(client_id: int, lang: str) -> dict[str, Any]:
@@ -336,18 +735,73 @@ def bivariate(client_id: int, params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def similar(client_id: int, k: int) -> dict[str, Any]:
+#: Reference clients whose score fell near each stub probability: (lower, upper, n, rate).
+SCORE_BINS = {
+    LOW: (0.03, 0.05, 1500, 0.041),
+    MID: (0.09, 0.11, 800, 0.098),
+    HIGH: (0.25, 0.4, 412, 0.291),
+}
+
+
+def similar(client_id: int, k: int, lang: str) -> dict[str, Any]:
     """A SimilarResponse."""
+    probability = client_probability(client_id)
+    lower, upper, n, rate = SCORE_BINS[probability]
+    neighbours = 7 / k
+    if lang == "fr":
+        explanation = (
+            f"Parmi les {k} clients de référence les plus proches (âge, montant du crédit), "
+            f"{_percent(neighbours, lang)} ont fait défaut. Parmi les {n} clients de référence "
+            f"dont le score était voisin ({_percent(lower, lang)} à {_percent(upper, lang)}), "
+            f"{_percent(rate, lang)} ont fait défaut : c'est ce que mesure le score de "
+            f"{_percent(probability, lang)}."
+        )
+    else:
+        explanation = (
+            f"Among the {k} most similar reference clients (age, credit amount), "
+            f"{_percent(neighbours, lang)} defaulted. Among the {n} reference clients with a "
+            f"similar score ({_percent(lower, lang)} to {_percent(upper, lang)}), "
+            f"{_percent(rate, lang)} defaulted: that is what the score of "
+            f"{_percent(probability, lang)} measures."
+        )
+    raw = CLIENTS[client_id]
     return {
         "client_id": client_id,
         "model_version": VERSION,
+        "lang": lang,
         "k": k,
         "n_defaulted": 7,
         "n_repaid": k - 7,
-        "default_rate": 7 / k,
+        "default_rate": neighbours,
         "reference_default_rate": 0.0808,
         "features_used": ["AGE_YEARS", "AMT_CREDIT"],
-        "medians": {"AGE_YEARS": 33.1, "AMT_CREDIT": 510000.0, "EXT_SOURCE_MEAN": None},
+        "probability": probability,
+        "score_bin": {
+            "lower": lower,
+            "upper": upper,
+            "n_clients": n,
+            "default_rate": rate,
+            "mean_probability": probability,
+        },
+        "explanation": explanation,
+        "medians": {
+            "AGE_YEARS": 33.1,
+            "AMT_INCOME_TOTAL": 150000.0,
+            "AMT_CREDIT": 510000.0,
+            "EXT_SOURCE_MEAN": None,
+        },
+        "client_values": {
+            "AGE_YEARS": round(-float(raw["DAYS_BIRTH"]) / 365.25, 1),
+            "AMT_INCOME_TOTAL": raw["AMT_INCOME_TOTAL"],
+            "AMT_CREDIT": raw["AMT_CREDIT"],
+            "EXT_SOURCE_MEAN": raw.get("EXT_SOURCE_2"),
+        },
+        "factors": {
+            "AGE_YEARS": "age",
+            "AMT_INCOME_TOTAL": "income",
+            "AMT_CREDIT": "loan",
+            "EXT_SOURCE_MEAN": "external_scores",
+        },
         "shares": {"gender": {"female": 0.6, "male": 0.4}},
     }
 
@@ -371,6 +825,8 @@ def inputs(lang: str) -> dict[str, Any]:
                     {"value": v, "text": v.lower(), "share": round(1 / len(levels), 4)}
                     for v in levels
                 ],
+                "required": False,
+                "required_group": None,
             }
         )
     for name, (low, high, median) in NUMBERS.items():
@@ -386,6 +842,8 @@ def inputs(lang: str) -> dict[str, Any]:
                 "median": median,
                 "missing_rate": 0.1,
                 "levels": None,
+                "required": name in MINIMUM_FIELDS,
+                "required_group": "|".join(MINIMUM_ONE_OF) if name in MINIMUM_ONE_OF else None,
             }
         )
     groups = [
@@ -423,6 +881,13 @@ def inputs(lang: str) -> dict[str, Any]:
         "days_per_year": 365.25,
         "days_employed_none": 365243.0,
         "fields": fields,
+        "minimum_rule": (
+            "Pour être évaluée, une demande doit donner le revenu, le montant du crédit, "
+            "l'annuité, la date de naissance et au moins un score externe."
+            if lang == "fr"
+            else "To be scored, an application must give the income, the credit amount, the "
+            "annuity, the birth date and at least one external score."
+        ),
         "groups": groups,
     }
 
@@ -569,6 +1034,7 @@ class Fault:
     delay: float = 0.0
     times: int | None = None  # None: every time
     method: str | None = None  # None: any method
+    body: dict[str, Any] | None = None  # the answer's body (else a stub_fault one)
 
 
 @dataclass
@@ -690,11 +1156,17 @@ class StubApi:
                 "limit": limit,
                 "q": q or None,
             }
-        if path == "/score" and method == "POST":
-            return 200, score(probability_of(body["application"]))
-        if path == "/explain" and method == "POST":
+        if path in ("/score", "/explain", "/counterfactual") and method == "POST":
+            application = body["application"]
+            missing = missing_minimum(application)
+            if missing:
+                return 422, insufficient(missing)
+            if path == "/score":
+                return 200, score(probability_of(application))
+            if path == "/counterfactual":
+                return 200, counterfactual(application, lang)
             top = int(params["top"]) if "top" in params else None
-            return 200, explanation(probability_of(body["application"]), lang, top, None)
+            return 200, explanation(probability_of(application), lang, top, None)
         if path == "/inputs":
             return 200, inputs(lang)
         if path == "/model":
@@ -717,7 +1189,7 @@ class StubApi:
         if client_id not in CLIENTS:
             return 404, {"error": "client_not_found", "message": f"no client with id {client_id}"}
         route = parts[2] if len(parts) > 2 else ""
-        probability = LOW if client_id == 100001 else HIGH
+        probability = client_probability(client_id)
         if route == "":
             return 200, details(client_id, lang)
         if route == "application":
@@ -733,8 +1205,10 @@ class StubApi:
             return 200, comparison(client_id, params)
         if route == "bivariate":
             return 200, bivariate(client_id, params)
+        if route == "counterfactual":
+            return 200, counterfactual(CLIENTS[client_id], lang, client_id)
         if route == "similar":
-            return 200, similar(client_id, int(params.get("k", 50)))
+            return 200, similar(client_id, int(params.get("k", 50)), lang)
         if route == "decisions" and method == "POST":
             record = {
                 "client_id": client_id,
@@ -785,7 +1259,9 @@ def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
             elif fault is not None and not fault.delay:
                 status = fault.status
                 answer = {"error": "stub_fault", "message": f"stub answered {fault.status}"}
-                if status == 422 and state.group_too_small:
+                if fault.body is not None:
+                    answer = fault.body
+                elif status == 422 and state.group_too_small:
                     answer = {"error": "group_too_small", "message": "fewer than 100 clients"}
                 elif status == 422:
                     answer = {"error": "invalid_request", "message": "AMT_CREDIT: must be >= 0"}

@@ -7,11 +7,13 @@ advisor sees when the API is down, slow, or answers 401/404/422/503.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import stub_api
 from streamlit.testing.v1 import AppTest
 from stub_api import HIGH, LOW, TOKEN, Fault, StubServer
 
@@ -49,6 +51,19 @@ def charts(at: AppTest) -> list[Any]:
     return list(at.get("plotly_chart"))
 
 
+def tables(at: AppTest, column: str) -> list[Any]:
+    """The tables (as data frames) that have a column ``column``."""
+    return [table.value for table in at.table if column in table.value.columns]
+
+
+def factor_rows(at: AppTest) -> list[str]:
+    """The factors of the "what if" comparison table (file, simulation, change)."""
+    found = tables(at, "Écart") or tables(at, "Change")
+    assert len(found) == 1, [table.value.columns.tolist() for table in at.table]
+    column = "Facteur" if "Facteur" in found[0].columns else "Factor"
+    return [str(label) for label in found[0][column]]
+
+
 def submit(at: AppTest, label: str) -> AppTest:
     buttons = [b for b in at.button if b.label == label]
     assert buttons, f"no button {label!r}: {[b.label for b in at.button]}"
@@ -80,13 +95,14 @@ def test_find_a_client_by_id_and_see_the_whole_file(app: RunApp, stub: StubServe
     # score: probability, decision in words with an icon, distance in plain language
     assert "Probabilité de défaut : **31,0 %**" in text
     assert ":material/block: Refus" in text
-    assert "Nettement au-dessus du seuil : 21,0 points de trop (31,0 % contre 10,0 %)." in text
+    assert (
+        "Probabilité de défaut **31,0 %** pour un seuil de **10,0 %** : 21,0 points "
+        "au-dessus du seuil." in text
+    )
     assert "10 fois plus" in text  # the business cost behind the threshold
-    # why: a refusal lists its main reasons first
-    assert "Motifs principaux du refus" in text
-    reasons = text.index("Motifs principaux du refus")
-    assert text.index("Score externe 2 (0,20) augmente", reasons) > reasons
-    assert "Principales raisons du refus" in text
+    # the refusal's main reasons, in points, with the values they rest on
+    reasons = text.index("**Principaux motifs du refus**")
+    assert text.index("1. ▲ **+8,7 pts** · Scores externes (Score externe 2 : 0,20)") > reasons
     # the deep link follows the client
     assert at.query_params["client"] == ["100002"] or at.query_params["client"] == "100002"
     # every chart has a text alternative, written under it too
@@ -107,8 +123,10 @@ def test_browse_the_list_and_pick_a_client(app: RunApp) -> None:
     text = page_text(at)
     assert "Client 100001" in text
     assert ":material/check_circle: Accord" in text
-    assert "Principaux éléments en faveur de l'accord" in text
-    assert "Motifs principaux du refus" not in text
+    assert "**Principaux éléments en faveur de l'accord**" in text
+    assert "1. ▼ **−1,9 pt** · Scores externes" in text
+    assert "Principaux motifs du refus" not in text
+    assert "Ce qui permettrait un accord" not in text
 
 
 def test_search_narrows_the_list(app: RunApp, stub: StubServer) -> None:
@@ -167,7 +185,7 @@ def test_what_if_changes_the_score(app: RunApp, stub: StubServer) -> None:
     # the other fields are the client's own
     assert body["application"]["AMT_CREDIT"] == 900000.0
     assert body["application"]["DAYS_EMPLOYED"] == -300.0
-    assert stub.state.seen("POST", "/explain")
+    assert stub.state.seen("POST", "/explain")[-1][0]["top"] == "15"  # never every feature
     text = page_text(at)
     assert "Score simulé" in text
     assert "Champs modifiés : AMT_INCOME_TOTAL (fr)" in text
@@ -235,6 +253,8 @@ def test_a_new_applicant_from_scratch(app: RunApp, stub: StubServer) -> None:
     at.number_input(key="new-0-DAYS_BIRTH").set_value(40.0)
     at.number_input(key="new-0-AMT_INCOME_TOTAL").set_value(250000.0)
     at.number_input(key="new-0-AMT_CREDIT").set_value(300000.0)
+    at.number_input(key="new-0-AMT_ANNUITY").set_value(15000.0)
+    at.number_input(key="new-0-EXT_SOURCE_2").set_value(0.6)
     at.selectbox(key="new-0-CODE_GENDER").select("F")
     at = submit(at, "Calculer le score")
     no_failure(at)
@@ -243,10 +263,14 @@ def test_a_new_applicant_from_scratch(app: RunApp, stub: StubServer) -> None:
         "DAYS_BIRTH": -14610,
         "AMT_INCOME_TOTAL": 250000.0,
         "AMT_CREDIT": 300000.0,
+        "AMT_ANNUITY": 15000.0,
+        "EXT_SOURCE_2": 0.6,
         "CODE_GENDER": "F",
     }
     text = page_text(at)
     assert ":material/check_circle: Accord" in text and "Pourquoi ce score ?" in text
+    assert "**Principaux éléments en faveur de l'accord**" in text
+    assert not stub.state.seen("POST", "/counterfactual")  # accepted: nothing to change
 
 
 def test_the_model_page(app: RunApp, stub: StubServer) -> None:
@@ -291,6 +315,281 @@ def test_english_from_the_link(app: RunApp) -> None:
     at = app(lang="en")
     no_failure(at)
     assert "Enter an ID or pick a client" in page_text(at)
+
+
+# ----------------------------------------------------------------------------- decision first
+
+
+def markdown_index(at: AppTest, fragment: str) -> int:
+    """The position (document order) of the first markdown element containing ``fragment``."""
+    for position, element in enumerate(at.markdown):
+        if fragment in str(element.value).replace("\u00a0", " ").replace("\u202f", " "):
+            return position
+    raise AssertionError(f"no markdown with {fragment!r}")
+
+
+def whole_word(word: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) is not None
+
+
+def test_a_borderline_file_is_to_review_not_refused(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100004)  # 10,2 % against 10,0 %: refused on the score, but borderline
+    no_failure(at)
+    text = page_text(at)
+    assert "### :material/balance: À examiner" in text  # an icon and words, not a colour
+    assert (
+        "Probabilité de défaut **10,2 %** pour un seuil de **10,0 %** : dans la zone "
+        "d'incertitude du modèle, de 8,5 % à 12,0 %." in text
+    )
+    assert "le modèle ne distingue pas de façon fiable" in text
+    assert not whole_word("Refus", text) and not whole_word("Accord", text)
+    assert "**Ce qui augmente le plus le risque**" in text  # no "reasons for the refusal"
+    assert "Décision du modèle : **:material/balance: À examiner**" in text
+    # the advisor decides: nothing proposed, and what was checked is written down
+    assert at.radio(key="decide-choice-100004").value is None
+    at = submit(at, "Enregistrer la décision")
+    assert "Choisissez une décision." in page_text(at)
+    at.radio(key="decide-choice-100004").set_value("refuse")
+    at = submit(at, "Enregistrer la décision")
+    assert "Un commentaire est nécessaire pour un dossier à examiner" in page_text(at)
+    assert not stub.state.seen("POST", "/clients/100004/decisions")
+
+
+def test_a_borderline_file_in_english(app: RunApp) -> None:
+    at = app(client=100004, lang="en")
+    no_failure(at)
+    text = page_text(at)
+    assert "### :material/balance: To review" in text
+    assert "inside the model's uncertainty zone, from 8.5% to 12.0%" in text
+    assert not whole_word("Refuse", text)
+
+
+def test_a_refusal_shows_what_would_change_it_on_the_first_screen(
+    app: RunApp, stub: StubServer
+) -> None:
+    at = app(client=100002)
+    no_failure(at)
+    verdict = markdown_index(at, ":material/block: Refus")
+    sentence = markdown_index(at, "Accordable jusqu'à 720 000 € sur 20 ans.")
+    card = markdown_index(at, "**Identité**")  # the summary card comes after the decision
+    assert verdict < sentence < card
+    assert markdown_index(at, "**Principaux motifs du refus**") < card
+    assert "Ce qui permettrait un accord" in page_text(at)
+    # three calls for the first screen, each once (the tabs reuse the answers)
+    assert len(stub.state.seen("GET", "/clients/100002/score")) == 1
+    assert len(stub.state.seen("GET", "/clients/100002/explanation")) == 1
+    assert len(stub.state.seen("GET", "/clients/100002/counterfactual")) == 1
+
+
+def test_an_accepted_file_asks_no_counterfactual(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100001)
+    no_failure(at)
+    assert not stub.state.seen("GET", "/clients/100001/counterfactual")
+    assert markdown_index(at, ":material/check_circle: Accord") < markdown_index(at, "**Identité**")
+
+
+def test_no_change_suffices_is_said_in_words(app: RunApp, stub: StubServer) -> None:
+    summary = "Aucune modification du montant, de l'apport ou de la durée ne suffit."
+    stub.state.faults.append(
+        Fault(
+            "/clients/100002/counterfactual",
+            status=200,
+            body=stub_api.counterfactual(stub_api.CLIENTS[100002], "fr", 100002)
+            | {"found": False, "options": [], "summary": summary},
+        )
+    )
+    at = app(client=100002)
+    no_failure(at)
+    assert markdown_index(at, summary) < markdown_index(at, "**Identité**")
+
+
+def test_reasons_are_listed_once(app: RunApp) -> None:
+    at = app(client=100002)
+    text = page_text(at)
+    assert text.count("Principaux motifs du refus") == 1
+    for reason in stub_api.explanation(HIGH, "fr", None, 100002)["reasons"][:3]:
+        assert text.count(f"· {reason['label']} (") == 1, reason["label"]
+        assert reason["sentence"] not in text  # no second list of the same reasons
+    assert text.count("1. ▲") == 1  # one numbered list of reasons
+
+
+def test_the_explanation_speaks_in_points(app: RunApp) -> None:
+    at = app(client=100002)
+    text = page_text(at)
+    assert "log-odds" not in text
+    assert "le risque moyen des clients de référence, **7,6 %**" in text
+    assert "ensemble (+23,4 pts), ils mènent à la probabilité de ce client, **31,0 %**" in text
+    why = [c for c in charts(at) if "facteurs les plus influents" in c.proto.alt]
+    assert len(why) == 1
+    alt = why[0].proto.alt.replace("\u00a0", " ")
+    assert "en points de pourcentage" in alt
+    assert "Le plus fort : Scores externes (+8,7 pts)." in alt
+    figure = json.loads(why[0].proto.spec)
+    bars = figure["data"][0]
+    assert "points" in figure["layout"]["xaxis"]["title"]["text"]
+    assert len(bars["y"]) == 10  # the slider's default; every factor is one bar
+    assert "+8,7 pts" in [t.replace("\u00a0", " ") for t in bars["text"]]
+    assert max(abs(x) for x in bars["x"]) == pytest.approx(8.7, abs=0.05)  # points, not 0.6
+    # every factor, in a table, also in points
+    (table,) = tables(at, "Valeurs du dossier")
+    assert len(table) == len(stub_api.FACTORS)
+    assert all(str(effect).endswith(("pt", "pts")) for effect in table["Effet"])
+
+
+def test_what_if_lists_at_most_ten_factors_and_their_change(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100002)
+    at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(150000.0)
+    at = submit(at, "Recalculer le score")
+    no_failure(at)
+    assert len(stub_api.FACTORS) > 10
+    rows = factor_rows(at)
+    assert len(rows) == 10
+    (table,) = tables(at, "Écart")
+    file_points = {
+        f["label"]: f["points"] for f in stub_api.explanation(HIGH, "fr", None, 100002)["factors"]
+    }
+    simulated = {
+        f["label"]: f["points"] for f in stub_api.explanation(LOW, "fr", None, None)["factors"]
+    }
+    first = table.iloc[0]
+    change = simulated[first["Facteur"]] - file_points[first["Facteur"]]
+    assert first["Écart"].replace("\u00a0", " ") == (
+        f"{'+' if change > 0 else '−'}{abs(change):.1f} pt{'s' if abs(change) >= 2 else ''}"
+    ).replace(".", ",")
+    (change_chart,) = [c for c in charts(at) if "l'écart d'effet" in c.proto.alt]
+    assert len(json.loads(change_chart.proto.spec)["data"][0]["y"]) == 10
+
+
+def test_what_if_shows_the_band(app: RunApp) -> None:
+    at = app(client=100002)
+    at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(97000.0)
+    at = submit(at, "Recalculer le score")
+    no_failure(at)
+    text = page_text(at)
+    simulated = text[text.index("Score simulé") :]
+    assert ":material/balance: À examiner" in simulated
+    assert "dans la zone d'incertitude du modèle" in simulated
+
+
+def test_a_counterfactual_option_can_be_simulated(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100002)
+    assert "Accordable sur 25 ans au lieu de 20, avec une annuité de 36 000 €." in page_text(at)
+    at = submit(at, "Simuler cette possibilité")  # the first: a smaller credit
+    no_failure(at)
+    sent = stub.state.seen("POST", "/score")[-1][1]["application"]
+    assert sent["AMT_CREDIT"] == 720000.0 and sent["AMT_ANNUITY"] == 36000.0
+    assert sent["AMT_INCOME_TOTAL"] == 90000.0  # nothing the client cannot change
+    assert at.number_input(key="whatif-100002-1-AMT_CREDIT").value == 720000.0
+    assert "Champs modifiés : AMT_CREDIT (fr), AMT_ANNUITY (fr)" in page_text(at)
+
+
+def test_similar_clients_beside_clients_with_a_similar_score(app: RunApp) -> None:
+    at = app(client=100002)
+    no_failure(at)
+    text = page_text(at)
+    assert (
+        "Parmi les 412 clients de référence dont le score était voisin (25,0 % à 40,0 %), "
+        "29,1 % ont fait défaut : c'est ce que mesure le score de 31,0 %." in text
+    )
+    (rates,) = tables(at, "Taux de défaut")
+    rows = dict(zip(rates["Clients"], rates["Taux de défaut"], strict=True))
+    assert rows["Les 50 clients de référence les plus similaires"] == "14,0\u00a0%"
+    assert (
+        rows[
+            "Les 412 clients de référence au score voisin (25,0 % à 40,0 %)".replace(
+                " %", "\u00a0%"
+            )
+        ]
+        == "29,1\u00a0%"
+    )
+    (medians,) = tables(at, "Médiane des clients similaires")
+    # the features of the score's main factors (external scores, income, loan), not age
+    assert set(medians["Caractéristique"]) == {
+        "Revenu annuel",
+        "Montant du crédit",
+        "Moyenne des scores externes",
+    }
+    row = medians.set_index("Caractéristique").loc["Montant du crédit"]
+    assert (row["Ce client"], row["Médiane des clients similaires"]) == (
+        "900\u202f000",
+        "510\u202f000",
+    )
+
+
+def test_a_new_applicant_without_the_minimum_is_not_sent(app: RunApp, stub: StubServer) -> None:
+    at = app(view="new")
+    no_failure(at)
+    text = page_text(at)
+    assert "au moins un score externe" in text  # the API's minimum rule
+    assert at.number_input(key="new-0-AMT_INCOME_TOTAL").label == (
+        "AMT_INCOME_TOTAL (fr) · obligatoire"
+    )
+    assert at.number_input(key="new-0-EXT_SOURCE_1").label == (
+        "EXT_SOURCE_1 (fr) · obligatoire (un sur 3 suffit)"
+    )
+    assert at.number_input(key="new-0-DAYS_BIRTH").label == "Âge (années) · obligatoire"
+    assert at.selectbox(key="new-0-CODE_GENDER").label == "CODE_GENDER (fr)"
+    at = submit(at, "Calculer le score")  # an empty form
+    assert not stub.state.seen("POST", "/score")
+    assert (
+        "Informations insuffisantes pour calculer le score. À compléter : DAYS_BIRTH (fr), "
+        "AMT_INCOME_TOTAL (fr), AMT_CREDIT (fr), AMT_ANNUITY (fr), EXT_SOURCE_1 (fr), "
+        "EXT_SOURCE_2 (fr) ou EXT_SOURCE_3 (fr)." in page_text(at)
+    )
+    at.number_input(key="new-0-AMT_INCOME_TOTAL").set_value(50000.0)
+    at.number_input(key="new-0-AMT_CREDIT").set_value(300000.0)
+    at.number_input(key="new-0-AMT_ANNUITY").set_value(15000.0)
+    at.number_input(key="new-0-DAYS_BIRTH").set_value(30.0)
+    at = submit(at, "Calculer le score")
+    assert not stub.state.seen("POST", "/score")
+    assert "À compléter : EXT_SOURCE_1 (fr), EXT_SOURCE_2 (fr) ou EXT_SOURCE_3 (fr)." in (
+        page_text(at)
+    )
+    at.number_input(key="new-0-EXT_SOURCE_3").set_value(0.3)
+    at = submit(at, "Calculer le score")
+    no_failure(at)
+    assert stub.state.seen("POST", "/score")
+    # refused: the decision, its reasons and what would change it (POST /counterfactual)
+    text = page_text(at)
+    assert ":material/block: Refus" in text
+    assert "Accordable jusqu'à 240 000 € sur 20 ans." in text
+    assert stub.state.seen("POST", "/counterfactual")[-1][0]["lang"] == "fr"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "fr",
+            "Informations insuffisantes pour calculer le score. À compléter : AMT_ANNUITY (fr), "
+            "EXT_SOURCE_1 (fr), EXT_SOURCE_2 (fr) ou EXT_SOURCE_3 (fr).",
+        ),
+        (
+            "en",
+            "Not enough information to compute the score. Still needed: AMT_ANNUITY (en), "
+            "EXT_SOURCE_1 (en), EXT_SOURCE_2 (en) or EXT_SOURCE_3 (en).",
+        ),
+    ],
+)
+def test_the_apis_insufficient_information_names_the_fields(
+    app: RunApp, stub: StubServer, lang: str, expected: str
+) -> None:
+    missing = ["AMT_ANNUITY", "EXT_SOURCE_1|EXT_SOURCE_2|EXT_SOURCE_3"]
+    stub.state.faults.append(Fault("/score", status=422, body=stub_api.insufficient(missing)))
+    at = app(view="new", lang=lang)
+    for name, value in (
+        ("AMT_INCOME_TOTAL", 250000.0),
+        ("AMT_CREDIT", 300000.0),
+        ("AMT_ANNUITY", 15000.0),
+        ("DAYS_BIRTH", 40.0),
+        ("EXT_SOURCE_2", 0.6),
+    ):
+        at.number_input(key=f"new-0-{name}").set_value(value)
+    at = submit(at, "Calculer le score" if lang == "fr" else "Compute the score")
+    assert not at.exception
+    assert len(stub.state.seen("POST", "/score")) == 1  # sent: the dashboard's check passed
+    assert expected in page_text(at)
+    assert "insufficient_information" not in page_text(at)
 
 
 # ----------------------------------------------------------------------------- faults
@@ -404,11 +703,11 @@ def test_a_simulation_follows_the_language(app: RunApp, stub: StubServer) -> Non
     at = app(client=100002)
     at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(150000.0)
     at = submit(at, "Recalculer le score")
-    assert "Score externe 2 (0,20) diminue le risque de défaut." in page_text(at)
+    assert "Scores externes" in factor_rows(at)
     at = at.sidebar.radio(key="lang").set_value("en").run()
     no_failure(at)
     text = page_text(at)
-    assert "External score 2 (0,20) lowers the risk of default." in text
+    assert "External scores" in factor_rows(at)
     assert "Fields changed: AMT_INCOME_TOTAL (en)" in text
     assert stub.state.seen("POST", "/explain")[-1][0]["lang"] == "en"
     assert len(stub.state.seen("POST", "/score")) == 1  # the score is not asked again

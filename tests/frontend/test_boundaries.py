@@ -162,14 +162,27 @@ def test_colour_is_never_the_only_carrier() -> None:
     from dashboard import charts
 
     items = [
-        {"label": "A", "value": "1", "contribution": 0.5, "sentence": "A raises"},
-        {"label": "B", "value": "2", "contribution": -0.3, "sentence": "B lowers"},
+        {"label": "A", "points": 3.2, "direction": "raises", "sentence": "A raises"},
+        {"label": "B", "points": -1.5, "direction": "lowers", "sentence": "B lowers"},
     ]
-    fig, alt = charts.contributions(items, "fr")
+    fig, alt = charts.factors(items, "fr")
     bar = fig.data[0]
     shapes = dict(zip(bar.y, bar.marker.pattern.shape, strict=True))
-    assert shapes["▲ A = 1"] == charts.HATCH and shapes["▼ B = 2"] == ""
-    assert "A raises" in alt
+    assert shapes["▲ A"] == charts.HATCH and shapes["▼ B"] == ""
+    assert list(bar.text) == ["−1,5\u00a0pt", "+3,2\u00a0pts"]  # the effect in words too
+    assert "A (+3,2\u00a0pts)" in alt
+    # the zone to review is named on the gauge, not only tinted
+    score = {
+        "probability": 0.102,
+        "threshold": 0.1,
+        "decision": "refuse",
+        "band": "borderline",
+        "borderline": {"lower": 0.085, "upper": 0.12},
+    }
+    fig, alt = charts.gauge(score, "fr")
+    texts = [annotation.text for annotation in fig.layout.annotations]
+    assert "à examiner : 8,5\u00a0% – 12,0\u00a0%" in texts
+    assert "zone à examiner de 8,5\u00a0% à 12,0\u00a0%" in alt and "À examiner" in alt
     feature = {
         "label": "X",
         "unit": "score",
@@ -182,3 +195,43 @@ def test_colour_is_never_the_only_carrier() -> None:
     patterns = {trace.name: trace.marker.pattern.shape for trace in fig.data}
     assert patterns == {"Repaid": "", "Defaulted": charts.HATCH}
     assert "percentile 40" in alt
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "expected"),
+    [
+        (3.21, "fr", "+3,2\u00a0pts"),
+        (-1.5, "fr", "−1,5\u00a0pt"),
+        (0.04, "fr", "±0,0\u00a0pt"),
+        (1.0, "en", "+1.0\u00a0pt"),
+        (-12.345, "en", "−12.3\u00a0pts"),
+    ],
+)
+def test_signed_points_are_points_not_log_odds(value: float, lang: str, expected: str) -> None:
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import i18n
+
+    assert i18n.signed_points(value, lang) == expected  # type: ignore[arg-type]
+
+
+def test_the_minimum_fields_come_from_the_api_flags() -> None:
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import forms
+
+    group = "EXT_SOURCE_1|EXT_SOURCE_2|EXT_SOURCE_3"
+    specs = {
+        "AMT_CREDIT": {"required": True, "required_group": None},
+        "AMT_ANNUITY": {"required": True, "required_group": None},
+        "CODE_GENDER": {"required": False, "required_group": None},
+        **{name: {"required": False, "required_group": group} for name in group.split("|")},
+    }
+    assert forms.missing_required({}, specs) == ["AMT_CREDIT", "AMT_ANNUITY", group]
+    assert forms.missing_required({"AMT_CREDIT": 0.0, "EXT_SOURCE_3": 0.2}, specs) == [
+        "AMT_ANNUITY"
+    ]
+    assert forms.missing_required(
+        {"AMT_CREDIT": 1.0, "AMT_ANNUITY": float("nan"), "EXT_SOURCE_1": 0.5}, specs
+    ) == ["AMT_ANNUITY"]
+    label = forms.required_label(specs["EXT_SOURCE_2"], "Score externe 2", "fr")
+    assert label == "Score externe 2 · obligatoire (un sur 3 suffit)"
+    assert forms.required_label(specs["CODE_GENDER"], "Genre", "en") == "Genre"

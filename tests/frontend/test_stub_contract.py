@@ -9,7 +9,17 @@ import pytest
 import stub_api
 from pydantic import BaseModel
 
-from creditscore_common import applications, compare, decisions, explain, monitoring, schemas
+from creditscore_common import (
+    applications,
+    compare,
+    counterfactual,
+    decisions,
+    explain,
+    factors,
+    monitoring,
+    schemas,
+)
+from creditscore_common.errors import InsufficientApplicationError
 
 STATE = stub_api.StubApi()
 
@@ -28,7 +38,30 @@ def ask(method: str, path: str, params: dict[str, str] | None = None, body: Any 
         ("GET", "/clients/100001", {"lang": "fr"}, None, compare.ClientDetails),
         ("GET", "/clients/100001/application", None, None, applications.ApplicationResponse),
         ("GET", "/clients/100002/score", None, None, schemas.ScoreResponse),
+        ("GET", "/clients/100004/score", None, None, schemas.ScoreResponse),
         ("GET", "/clients/100002/explanation", {"top": "3"}, None, explain.Explanation),
+        ("GET", "/clients/100001/explanation", {"lang": "en"}, None, explain.Explanation),
+        (
+            "GET",
+            "/clients/100002/counterfactual",
+            {"lang": "fr"},
+            None,
+            counterfactual.Counterfactual,
+        ),
+        (
+            "GET",
+            "/clients/100001/counterfactual",
+            {"lang": "en"},
+            None,
+            counterfactual.Counterfactual,
+        ),
+        (
+            "POST",
+            "/counterfactual",
+            {"lang": "en"},
+            {"application": stub_api.CLIENTS[100002]},
+            counterfactual.Counterfactual,
+        ),
         ("GET", "/clients/100001/comparison", {"gender": "same"}, None, compare.ComparisonResponse),
         (
             "GET",
@@ -46,8 +79,20 @@ def ask(method: str, path: str, params: dict[str, str] | None = None, body: Any 
             decisions.DecisionRecord,
         ),
         ("GET", "/clients/100001/decisions", None, None, decisions.DecisionList),
-        ("POST", "/score", None, {"application": {"AMT_INCOME_TOTAL": 1.0}}, schemas.ScoreResponse),
-        ("POST", "/explain", {"lang": "en"}, {"application": {}}, explain.Explanation),
+        (
+            "POST",
+            "/score",
+            None,
+            {"application": stub_api.CLIENTS[100004]},
+            schemas.ScoreResponse,
+        ),
+        (
+            "POST",
+            "/explain",
+            {"lang": "en"},
+            {"application": stub_api.CLIENTS[100001]},
+            explain.Explanation,
+        ),
         ("GET", "/inputs", {"lang": "en"}, None, applications.InputsResponse),
         ("GET", "/model", {"lang": "fr"}, None, explain.ModelCard),
         ("GET", "/model/importance", {"top": "2"}, None, explain.GlobalImportance),
@@ -60,9 +105,72 @@ def test_stub_answers_validate_against_the_real_models(
     model.model_validate(ask(method, path, params, body))
 
 
-def test_stub_explanations_add_up() -> None:
-    answer = ask("GET", "/clients/100002/explanation")
+@pytest.mark.parametrize("client_id", stub_api.SCORED)
+def test_stub_explanations_add_up(client_id: int) -> None:
+    answer = ask("GET", f"/clients/{client_id}/explanation", {"top": "5"})
     assert answer["additivity_gap"] < 1e-9
+    # factors: each once, their points add up to probability - base, largest first
+    keys = [f["factor"] for f in answer["factors"]]
+    assert len(keys) == len(set(keys))
+    assert sum(f["points"] for f in answer["factors"]) == pytest.approx(answer["points_total"])
+    assert answer["points_total"] == pytest.approx(
+        100 * (answer["probability"] - answer["base_probability"])
+    )
+    sizes = [abs(f["contribution"]) for f in answer["factors"]]
+    assert sizes == sorted(sizes, reverse=True)
+    # reasons are factors pushing towards the decision, strongest first
+    wanted = "raises" if answer["decision"] == "refuse" else "lowers"
+    assert answer["reasons"] and all(r["direction"] == wanted for r in answer["reasons"])
+    assert all(r in answer["factors"] for r in answer["reasons"])
+
+
+def test_stub_factors_are_the_real_factors() -> None:
+    real = factors.factors()
+    members = factors.factor_members()
+    answer = ask("GET", "/clients/100002/explanation", {"lang": "en"})
+    assert len(answer["factors"]) == len(real)  # every factor, each once
+    for item in answer["factors"]:
+        assert item["label"] == real[item["factor"]].label("en")
+    for item in answer["contributions"]:
+        if item["kind"] == "other":
+            continue
+        member = item["column"] if item["kind"] in ("raw", "flag", "level") else item["feature"]
+        assert members[member] == item["factor"], item["feature"]
+    similar = ask("GET", "/clients/100001/similar")
+    for name, key in similar["factors"].items():
+        assert compare.summary_factor(name) == key
+        assert name in compare.SIMILAR_SUMMARY
+
+
+def test_stub_bands_follow_the_interval() -> None:
+    for client_id, band in ((100001, "clear"), (100002, "clear"), (100004, "borderline")):
+        answer = ask("GET", f"/clients/{client_id}/score")
+        assert answer["band"] == band
+        lower, upper = answer["borderline"]["lower"], answer["borderline"]["upper"]
+        assert (lower <= answer["probability"] < upper) == (band == "borderline")
+
+
+def test_stub_refuses_an_application_without_the_minimum_like_the_api() -> None:
+    assert stub_api.MINIMUM_FIELDS == schemas.MINIMUM_FIELDS
+    assert stub_api.MINIMUM_ONE_OF == schemas.MINIMUM_ONE_OF
+    for path in ("/score", "/explain", "/counterfactual"):
+        status, answer = STATE.answer("POST", path, {}, {"application": {"AMT_CREDIT": 1.0}})
+        assert status == 422
+        schemas.ErrorResponse.model_validate(answer)
+        missing = schemas.missing_minimum({"AMT_CREDIT": 1.0})
+        error = InsufficientApplicationError(missing)
+        assert answer["error"] == error.code
+        assert answer["message"] == str(error)
+        assert answer["details"] == error.details
+
+
+def test_stub_inputs_mark_the_real_required_fields() -> None:
+    real = {f.name: f for f in applications.input_fields("fr").fields}
+    answer = ask("GET", "/inputs", {"lang": "fr"})
+    for item in answer["fields"]:
+        assert item["required"] == real[item["name"]].required, item["name"]
+        assert item["required_group"] == real[item["name"]].required_group, item["name"]
+    assert answer["minimum_rule"] == applications.input_fields("fr").minimum_rule
 
 
 def test_stub_forms_use_real_field_names() -> None:
