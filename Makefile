@@ -112,13 +112,13 @@ browser:  ## install Chromium and chromedriver (Debian packages) for the browser
 
 test: install browser  ## run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/mypy functions training frontend
+	$(BIN)/mypy functions training monitoring serving benchmarks frontend
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install  ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions training frontend
+	$(BIN)/mypy functions training monitoring serving benchmarks frontend
 
 format: install
 	$(BIN)/ruff format .
@@ -132,8 +132,8 @@ drift: install  ## drift report of the demo data (build/drift/drift_report.html)
 	$(BIN)/creditscore drift --data $(DATA) --model $(ARTIFACTS)/latest --out $(BUILD)/drift --publish local:$(STORE)
 
 bench: install build  ## speed, size and quality benchmarks (figures in the README)
-	$(BIN)/python -m training.bench --out $(BUILD)/bench
-	$(BIN)/python -m training.bench_lambda --model $(BUILD)/bench/artifacts/latest \
+	$(BIN)/python -m benchmarks.pipeline --out $(BUILD)/bench
+	$(BIN)/python -m benchmarks.lambda_functions --model $(BUILD)/bench/artifacts/latest \
 		--data $(BUILD)/bench/data-307511-48744-0 --out $(BUILD)/bench
 
 mlflow-ui: install  ## open the MLflow UI on http://127.0.0.1:5000

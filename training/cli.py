@@ -94,7 +94,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from training.local_server import serve
+    from serving.local_server import serve
 
     if not args.store.startswith("local:"):
         raise SystemExit("error: serve runs on a local store: --store local:PATH")
@@ -110,7 +110,8 @@ def _share(text: str) -> float:
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    from training.drift import DriftConfig, run_drift
+    from monitoring.compare import DriftConfig
+    from monitoring.drift import run_drift
 
     store = None
     if args.publish:  # checked before the work, so that a typo does not waste a run
@@ -238,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from creditscore_common.errors import StoreUnavailableError
-    from creditscore_common.model import ModelIntegrityError
+    from creditscore_common.version import ModelIntegrityError
     from training.data import DataValidationError
 
     except_types = (DataValidationError, ModelIntegrityError, FileNotFoundError)

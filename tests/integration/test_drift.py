@@ -20,21 +20,13 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.monitoring import DriftSummary
 from creditscore_common.store.local import LocalStore
 from creditscore_common.traffic import OTHER_LEVEL, SCORE_EVENT, traffic_record
+from monitoring.compare import REPORT_FILE, SUMMARY_FILE, DriftConfig, compare
+from monitoring.drift import DriftRun, run_drift
+from monitoring.inputs import Sample, file_sample, input_kinds
+from serving.local_server import build_app, configure_local
 from training.cli import EXIT_DRIFT, main
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, load_applications
-from training.drift import (
-    REPORT_FILE,
-    SUMMARY_FILE,
-    DriftConfig,
-    DriftRun,
-    Sample,
-    compare,
-    file_sample,
-    input_kinds,
-    run_drift,
-)
 from training.generate import MANIFEST_FILE
-from training.local_server import build_app, configure_local
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -288,7 +280,14 @@ def test_report_from_the_logs_of_the_served_api(
         assert response.status_code == 200, response.text
         served[int(client_id)] = response.json()["probability"]
     # A new applicant with a text no reference client has: its words must not be logged.
-    odd = {"AMT_CREDIT": 500000.0, "NAME_TYPE_SUITE": "Jean Dupont, my neighbour"}
+    odd = {
+        "AMT_INCOME_TOTAL": 150000.0,
+        "AMT_CREDIT": 500000.0,
+        "AMT_ANNUITY": 25000.0,
+        "DAYS_BIRTH": -14000.0,
+        "EXT_SOURCE_2": 0.5,
+        "NAME_TYPE_SUITE": "Jean Dupont, my neighbour",
+    }
     response = http.post("/score", headers=AUTH, json={"application": odd})
     assert response.status_code == 200, response.text
     assert http.get("/clients/1/score", headers=AUTH).status_code == 404  # not logged

@@ -11,14 +11,13 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from creditscore_common.traffic import SCORE_EVENT
-from training.drift import (
+from monitoring.inputs import comparable
+from monitoring.stats import (
     MISSING_LEVEL,
     PSI_EPSILON,
-    _traffic_object,
     benjamini_hochberg,
     binned_shares,
     chi2_test,
-    comparable,
     js_distance,
     ks_test,
     level_counts,
@@ -29,6 +28,7 @@ from training.drift import (
     quantile_edges,
     wasserstein,
 )
+from monitoring.traffic import _traffic_object
 
 RNG = np.random.default_rng(20261128)
 

@@ -17,9 +17,9 @@ from test_store_aws import BUCKET, CLIENTS_TABLE, DECISIONS_TABLE, REGION, aws, 
 
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import DRIFT_SUMMARY_FILE, MONITORING_PREFIX
+from monitoring.compare import SUMMARY_FILE
+from serving.local_server import load_function
 from training.cli import main
-from training.drift import SUMMARY_FILE
-from training.local_server import load_function
 from training.train import TrainingResult
 
 __all__ = ["aws", "aws_credentials"]  # fixtures used by name below

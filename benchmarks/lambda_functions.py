@@ -134,7 +134,7 @@ def cold_starts(
 
 def warm_latency(function: str, store: Path, client_id: int, n: int) -> dict[str, Any]:
     """p50/p99 of the Mangum handler on each of the function's events (in this process)."""
-    from training.local_server import FUNCTIONS_DIR, load_function
+    from serving.local_server import FUNCTIONS_DIR, load_function
 
     os.environ.update(local_environment(store))
     from creditscore_common.api import reset_caches
@@ -184,7 +184,7 @@ def run(model: Path, data: Path, out: Path, repeats: int, n: int) -> dict[str, A
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry of the serving benchmarks."""
-    parser = argparse.ArgumentParser(prog="python -m training.bench_lambda")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_functions")
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("build/bench"))

@@ -9,7 +9,7 @@ Measures, on this machine:
 - ``predict`` of every new client through the ONNX model;
 - what the model's choices cost (same folds): with gender as an input, without monotone
   constraints; the borderline interval and the share of new clients in it;
-- explanations and counterfactuals on 400 new clients (:mod:`training.bench_explain`);
+- explanations and counterfactuals on 400 new clients (:mod:`benchmarks.explanations`);
 - ``drift``: the full drift report (every model input, prediction drift, HTML and JSON),
   reference vs new clients. ``--drift-only --data DIR --model ARTDIR/latest`` times it alone
   on data and a model that already exist.
@@ -31,11 +31,12 @@ import numpy as np
 import pyarrow.csv as pacsv
 from sklearn.metrics import roc_auc_score
 
-from training.bench_explain import explanation_figures
+from benchmarks.explanations import explanation_figures
+from creditscore_common.schema import ID_COLUMN, TARGET_COLUMN
+from monitoring.drift import run_drift
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, TRUTH_FILE
-from training.drift import run_drift
 from training.evaluate import CostWeights, best_threshold
-from training.generate import generate
+from training.generate import TRUTH_COLUMN, generate
 from training.predict import predict_file
 from training.train import TrainConfig, train
 
@@ -47,11 +48,11 @@ def oracle_figures(data_dir: Path, weights: CostWeights) -> dict[str, float]:
     truth = pacsv.read_csv(data_dir / TRUTH_FILE).to_pydict()
     train_table = pacsv.read_csv(
         data_dir / TRAIN_FILE,
-        convert_options=pacsv.ConvertOptions(include_columns=["SK_ID_CURR", "TARGET"]),
+        convert_options=pacsv.ConvertOptions(include_columns=[ID_COLUMN, TARGET_COLUMN]),
     ).to_pydict()
-    by_id = dict(zip(truth["SK_ID_CURR"], truth["TRUE_PROBABILITY"], strict=True))
-    y = np.asarray(train_table["TARGET"], dtype=np.int8)
-    p = np.asarray([by_id[i] for i in train_table["SK_ID_CURR"]], dtype=np.float64)
+    by_id = dict(zip(truth[ID_COLUMN], truth[TRUTH_COLUMN], strict=True))
+    y = np.asarray(train_table[TARGET_COLUMN], dtype=np.int8)
+    p = np.asarray([by_id[i] for i in train_table[ID_COLUMN]], dtype=np.float64)
     threshold, cost = best_threshold(y, p, weights)
     return {
         "oracle_auc": float(roc_auc_score(y, p)),
@@ -206,7 +207,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry of the benchmarks."""
-    parser = argparse.ArgumentParser(prog="python -m training.bench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline")
     parser.add_argument("--out", type=Path, default=Path("build/bench"))
     parser.add_argument("--n-train", type=int, default=307_511)
     parser.add_argument("--n-new", type=int, default=48_744)

@@ -10,7 +10,7 @@ For ``--n`` new clients (400 by default, spread over the file) and a model versi
   latency (p50 / p99) of the counterfactual and of the explanation, in this process, as the
   explain function computes them.
 
-``python -m training.bench_explain --model ARTDIR/latest --data DIR`` prints JSON.
+``python -m benchmarks.explanations --model ARTDIR/latest --data DIR`` prints JSON.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def explanation_figures(model_dir: Path, data_dir: Path, n: int = N_SAMPLE) -> d
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry: print the figures as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m training.bench_explain")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.explanations")
     parser.add_argument("--model", type=Path, required=True, help="ARTDIR/latest or a version")
     parser.add_argument("--data", type=Path, required=True, help="folder of the Kaggle files")
     parser.add_argument("--n", type=int, default=N_SAMPLE)

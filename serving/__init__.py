@@ -1,0 +1,1 @@
+"""Serving the three Lambda functions outside Lambda: the one-process local server."""
