@@ -186,9 +186,9 @@ def drift_run(
 ) -> Any:
     """`creditscore drift` of ``small_data_dir`` with ``trained_model``, once per run.
 
-    Returns training.drift.DriftRun (summary, paths of the JSON and HTML files, timings).
+    Returns monitoring.drift.DriftRun (summary, paths of the JSON and HTML files, timings).
     """
-    from training.drift import run_drift
+    from monitoring.drift import run_drift
 
     def run(folder: Path) -> Any:
         return run_drift(small_data_dir, trained_model.version_dir, folder / "report")

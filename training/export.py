@@ -22,14 +22,8 @@ import onnx
 from onnxmltools import convert_lightgbm
 from onnxmltools.convert.common.data_types import FloatTensorType
 
-from creditscore_common.model import (
-    INPUT_NAME,
-    METADATA_FILE,
-    MODEL_FILE,
-    ONNX_FILE,
-    PROBABILITY_OUTPUT,
-    OnnxScorer,
-)
+from creditscore_common.model import INPUT_NAME, PROBABILITY_OUTPUT, OnnxScorer
+from creditscore_common.version import LATEST_POINTER, METADATA_FILE, MODEL_FILE, ONNX_FILE
 from training.data import file_sha256
 
 log = logging.getLogger(__name__)
@@ -108,8 +102,8 @@ def publish_version(staging: Path, artifacts_dir: Path, version: str) -> Path:
     if final.exists():
         raise FileExistsError(f"model version {version} already exists in {artifacts_dir}")
     os.replace(staging, final)
-    pointer = artifacts_dir / "latest"
-    temporary = artifacts_dir / f".latest-{version}"
+    pointer = artifacts_dir / LATEST_POINTER
+    temporary = artifacts_dir / f".{LATEST_POINTER}-{version}"
     if temporary.is_symlink() or temporary.exists():
         temporary.unlink()
     temporary.symlink_to(version, target_is_directory=True)

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from creditscore_common.model import ScoringModel
 from creditscore_common.store import Application, Store
+from creditscore_common.version import verify_version
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def publish(
     model_path: Path, data_dir: Path, store: Store, progress: bool = True
 ) -> PublishSummary:
     """Publish ``model_path`` (checked against its hashes) and the new clients of ``data_dir``."""
-    model = ScoringModel.load(model_path)  # refuses an altered version before anything moves
+    model = ScoringModel.load(model_path)
+    verify_version(model.folder)  # every file: refuses an altered version before anything moves
     new_clients = load_applications(data_dir / NEW_CLIENTS_FILE, with_target=False)
     version, copied = store.put_model_version(model.folder)
     written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))

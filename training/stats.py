@@ -1,40 +1,39 @@
 """Aggregated statistics of the reference clients and the model's global importance.
 
 Both files ship with every model version and feed the client comparisons and the global
-explanation of the API. They hold aggregates only, never a client row: histogram bins with
-fewer than :data:`MIN_BIN_COUNT` clients are suppressed, and percentiles stop at 1 and 99.
+explanation of the API. They hold aggregates only, never a client row, under the privacy
+rules of the API (``creditscore_common.privacy``): no count of 1 to 4 clients, with
+complementary suppression, and percentiles that stop at 1 and 99.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-MIN_BIN_COUNT = 5
+from creditscore_common.privacy import (
+    MIN_CELL_COUNT,
+    hidden_cells,
+    is_small,
+    published,
+    round_significant,
+)
+
+#: The API's smallest published count (written as ``min_bin_count``).
+MIN_BIN_COUNT = MIN_CELL_COUNT
 N_BINS = 20
 PERCENTILES = tuple(range(1, 100))
 CLASS_NAMES = {0: "repaid", 1: "defaulted"}
 
 
-def _round(value: float, digits: int = 6) -> float | None:
-    if not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
-
-
-def _small(count: int) -> bool:
-    return 0 < count < MIN_BIN_COUNT
-
-
 def _share(part: int, total: int) -> float | None:
     """Part / total, hidden when either the part or the rest is a handful of clients."""
-    if total == 0 or _small(part) or _small(total - part):
+    if total == 0 or is_small(part) or is_small(total - part):
         return None
-    return _round(part / total)
+    return round_significant(part / total)
 
 
 def _class_histograms(
@@ -45,22 +44,18 @@ def _class_histograms(
 ) -> dict[str, list[int | None]]:
     """Counts per bin for each class and overall, with complementary suppression.
 
-    A bin is hidden in every series as soon as one class has 1-4 clients in it: hiding only
-    that cell would let anyone recover it as "all" minus the other class.
+    The rule of the API (:func:`~creditscore_common.privacy.hidden_cells`): a bin is hidden
+    in every series as soon as one class hides it, since "all" minus the other class would
+    give it back; and never a single hidden bin in a class, since the class's known total
+    (its size less its missing values) would.
     """
     per_class = {
         name: np.histogram(values[known & (y == c)], bins=edges)[0]
         for c, name in CLASS_NAMES.items()
     }
-    total = per_class["repaid"] + per_class["defaulted"]
-    hidden = np.zeros(total.shape, dtype=bool)
-    for counts in (*per_class.values(), total):
-        hidden |= (counts > 0) & (counts < MIN_BIN_COUNT)
-    series = {"all": total, **per_class}
-    return {
-        k: [None if h else int(c) for c, h in zip(v, hidden, strict=True)]
-        for k, v in series.items()
-    }
+    hidden = hidden_cells(list(per_class.values()))
+    series = {"all": per_class["repaid"] + per_class["defaulted"], **per_class}
+    return {k: published(v, hidden) for k, v in series.items()}
 
 
 def _numeric_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> dict[str, Any]:
@@ -74,22 +69,24 @@ def _numeric_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> 
             for c, name in CLASS_NAMES.items()
         },
     }
-    if finite.size < MIN_BIN_COUNT:
+    if finite.size < MIN_CELL_COUNT:
         out["percentiles"] = None
         out["histogram"] = None
         return out
-    out["percentiles"] = [_round(v) for v in np.percentile(finite, PERCENTILES)]
+    out["percentiles"] = [round_significant(v) for v in np.percentile(finite, PERCENTILES)]
     lo, hi = np.percentile(finite, (0.5, 99.5))
     if lo == hi:
         lo, hi = float(finite.min()), float(finite.max()) + 1e-9
     edges = np.linspace(lo, hi, N_BINS + 1)
     clipped = np.clip(values, lo, hi)
-    histogram: dict[str, Any] = {"edges": [_round(e) for e in edges]}
+    histogram: dict[str, Any] = {"edges": [round_significant(e) for e in edges]}
     histogram.update(_class_histograms(clipped, known, y, edges))
     for c, name in CLASS_NAMES.items():
         chosen = known & (y == c)
         out.setdefault("median_by_class", {})[name] = (
-            _round(float(np.median(values[chosen]))) if chosen.sum() >= MIN_BIN_COUNT else None
+            round_significant(float(np.median(values[chosen])))
+            if chosen.sum() >= MIN_CELL_COUNT
+            else None
         )
     out["histogram"] = histogram
     return out
@@ -104,9 +101,11 @@ def _binary_stats(values: npt.NDArray[np.float64], y: npt.NDArray[np.int8]) -> d
         ones = int(np.sum(values[mask] == 1))
         zeros = int(np.sum(values[mask] == 0))
         # Both counts go together: with the total known, one reveals the other.
-        hidden = _small(ones) or _small(zeros)
+        hidden = is_small(ones) or is_small(zeros)
         out["counts"][name] = [None, None] if hidden else [zeros, ones]
-        out["share_of_ones"][name] = None if hidden else _round(ones / max(ones + zeros, 1))
+        out["share_of_ones"][name] = (
+            None if hidden else round_significant(ones / max(ones + zeros, 1))
+        )
     # A hidden class count could still be recovered as "all" minus the other class.
     if any(v == [None, None] for v in out["counts"].values()):
         out["counts"] = {k: [None, None] for k in out["counts"]}
@@ -129,8 +128,8 @@ def reference_stats(
     return {
         "n_clients": int(y.size),
         "n_by_class": {name: int(np.sum(y == c)) for c, name in CLASS_NAMES.items()},
-        "default_rate": _round(float(y.mean())),
-        "min_bin_count": MIN_BIN_COUNT,
+        "default_rate": round_significant(float(y.mean())),
+        "min_bin_count": MIN_CELL_COUNT,
         "percentiles": list(PERCENTILES),
         "features": per_feature,
     }
@@ -154,12 +153,12 @@ def global_importance(
     return {
         "method": "mean |TreeSHAP| in log-odds (LightGBM pred_contrib)",
         "n_clients_sampled": int(contributions.shape[0]),
-        "base_value": _round(base_value),
+        "base_value": round_significant(base_value),
         "features": [
             {
                 "feature": features[j],
-                "mean_abs_shap": _round(float(mean_abs[j])),
-                "mean_shap": _round(float(mean_signed[j])),
+                "mean_abs_shap": round_significant(float(mean_abs[j])),
+                "mean_shap": round_significant(float(mean_signed[j])),
             }
             for j in order
         ],

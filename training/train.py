@@ -28,10 +28,12 @@ from tqdm.auto import tqdm
 
 from creditscore_common import profiles
 from creditscore_common.features import FeatureSpec, fit_feature_spec, transform_batch
-from creditscore_common.model import (
+from creditscore_common.version import (
     IMPORTANCE_FILE,
     METADATA_FILE,
+    PROFILES_FILE,
     REFERENCE_STATS_FILE,
+    REPORT_DIR,
 )
 from training import export, plots, stats, tracking
 from training.data import TRAIN_FILE, ApplicationTable, file_sha256, load_reference_and_new
@@ -397,9 +399,9 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     try:
         export.write_model_files(staging, booster, onnx_model)
         export.write_json(staging / REFERENCE_STATS_FILE, reference_stats)
-        profiles.write_reference_profiles(staging / profiles.PROFILES_FILE, reference_profiles)
+        profiles.write_reference_profiles(staging / PROFILES_FILE, reference_profiles)
         export.write_json(staging / IMPORTANCE_FILE, importance)
-        report = staging / "report"
+        report = staging / REPORT_DIR
         report.mkdir()
         lightgbm_and_baselines = [c for c in candidates if c.model != "dummy"]
         plots.roc_plot(candidates, y, report / "roc.png")

@@ -1,8 +1,9 @@
 """Client function: new clients, how they compare with reference clients, and decisions.
 
 Routes only; the logic lives in the shared package (layer) ``creditscore_common``:
-``compare`` (lists, descriptions, comparisons: aggregates only, never a reference client)
-and ``decisions`` (the append-only audit log). Every route requires authentication.
+``clients`` (the list and the description of new clients), ``compare`` (comparisons with
+the reference clients: aggregates only, never a reference client; ``reference_index`` loads
+them) and ``decisions`` (the append-only audit log). Every route requires authentication.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
-from creditscore_common import applications, compare, decisions
+from creditscore_common import applications, clients, compare, decisions, reference_index
 from creditscore_common.api import (
     AdvisorDep,
     ModelsDep,
@@ -23,28 +24,33 @@ from creditscore_common.api import (
 )
 from creditscore_common.logs import configure_logging
 from creditscore_common.settings import get_settings
+from creditscore_common.version import ONNX_FILE, PROFILES_FILE
+
+#: The files of a model version this function reads (each verified when read): the ONNX
+#: model (decisions record the score) and the reference clients' comparison profiles.
+MODEL_FILES = (ONNX_FILE, PROFILES_FILE)
 
 router = APIRouter(tags=["clients"])
 ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
 
 
-@router.get("/clients", response_model=compare.ClientPage)
+@router.get("/clients", response_model=clients.ClientPage)
 def list_clients(
-    _: AdvisorDep, store: StoreDep, query: Annotated[compare.ClientListQuery, Query()]
-) -> compare.ClientPage:
+    _: AdvisorDep, store: StoreDep, query: Annotated[clients.ClientListQuery, Query()]
+) -> clients.ClientPage:
     """A page of new clients, optionally searched (`q`); follow `next_cursor` for more."""
-    return compare.client_page(store, query)
+    return clients.client_page(store, query)
 
 
-@router.get("/clients/{client_id}", response_model=compare.ClientDetails)
+@router.get("/clients/{client_id}", response_model=clients.ClientDetails)
 def get_client(
     _: AdvisorDep,
     store: StoreDep,
-    query: Annotated[compare.ClientQuery, Query()],
+    query: Annotated[clients.ClientQuery, Query()],
     client_id: int = ClientId,
-) -> compare.ClientDetails:
+) -> clients.ClientDetails:
     """What an advisor needs about a client: labelled fields in human units, by section."""
-    return compare.client_details(store, client_id, query)
+    return clients.client_details(store, client_id, query)
 
 
 @router.get("/clients/{client_id}/application", response_model=applications.ApplicationResponse)
@@ -57,7 +63,7 @@ def get_application(
 
 @router.get("/inputs", response_model=applications.InputsResponse)
 def inputs(
-    _: AdvisorDep, query: Annotated[compare.ClientQuery, Query()]
+    _: AdvisorDep, query: Annotated[clients.ClientQuery, Query()]
 ) -> applications.InputsResponse:
     """Every application field: label, kind, allowed levels and bounds (to build a form)."""
     return applications.input_fields(query.lang)
@@ -130,8 +136,9 @@ configure_logging()
 app = create_app(
     "Credit score — clients",
     "New clients, comparisons with reference clients (aggregates only), decisions.",
+    MODEL_FILES,
 )
 app.include_router(router)
 handler = Mangum(app, lifespan="off")
 warm_up()  # the model, during Lambda's init phase
-compare.warm_up(lambda: models_for(get_settings()))  # and its reference profiles
+reference_index.warm_up(lambda: models_for(get_settings()))  # and its reference profiles

@@ -16,8 +16,13 @@ from creditscore_common import counterfactual, explain, monitoring
 from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, models_for
 from creditscore_common.labels import DEFAULT_LANG, Lang
 from creditscore_common.logs import configure_logging
-from creditscore_common.schemas import ScoreRequest
+from creditscore_common.schemas import ErrorResponse, ScoreRequest
 from creditscore_common.settings import get_settings
+from creditscore_common.version import IMPORTANCE_FILE, MODEL_FILE, ONNX_FILE
+
+#: The files of a model version this function reads (each verified when read): the ONNX
+#: model (probabilities, counterfactuals), the booster (TreeSHAP), the global importance.
+MODEL_FILES = (ONNX_FILE, MODEL_FILE, IMPORTANCE_FILE)
 
 router = APIRouter(tags=["explain"])
 ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
@@ -92,7 +97,7 @@ def model_importance(
 @router.get(
     "/monitoring/drift",
     response_model=monitoring.DriftSummary,
-    responses={404: {"description": "no drift summary has been published"}},
+    responses={404: {"model": ErrorResponse, "description": "no drift summary has been published"}},
 )
 def drift_summary(_: AdvisorDep, store: StoreDep) -> dict[str, Any]:
     """The latest data drift summary: reference vs new clients or served traffic."""
@@ -101,7 +106,9 @@ def drift_summary(_: AdvisorDep, store: StoreDep) -> dict[str, Any]:
 
 configure_logging()
 app = create_app(
-    "Credit score — explain", "Local and global explanations, model card, drift monitoring."
+    "Credit score — explain",
+    "Local and global explanations, model card, drift monitoring.",
+    MODEL_FILES,
 )
 app.include_router(router)
 handler = Mangum(app, lifespan="off")

@@ -16,6 +16,10 @@ from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, 
 from creditscore_common.logs import configure_logging
 from creditscore_common.schemas import HealthResponse, ScoreRequest, ScoreResponse
 from creditscore_common.settings import get_settings
+from creditscore_common.version import ONNX_FILE
+
+#: The files of a model version this function reads (each verified when read).
+MODEL_FILES = (ONNX_FILE,)
 
 # Routes are `async def` on purpose: scoring is under a millisecond of CPU, and a sync route
 # would pay FastAPI's hop to a worker thread on every call (about half the handler latency).
@@ -48,7 +52,7 @@ try:  # one JSON line per served score (TRAFFIC_LOG): the drift analysis reads t
     traffic.configure_traffic_log(get_settings().traffic_log)
 except ValueError as error:  # invalid settings: warm_up reports them, routes answer 503
     logging.getLogger(__name__).warning("traffic log not configured: %s", error)
-app = create_app("Credit score — score", "Default probability and decision.")
+app = create_app("Credit score — score", "Default probability and decision.", MODEL_FILES)
 app.include_router(router)
 handler = Mangum(app, lifespan="off")
 warm_up()  # load the model during Lambda's init phase, not on the first request

@@ -28,8 +28,8 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.schemas import MINIMUM_FIELDS
 from creditscore_common.service import ModelProvider
 from creditscore_common.store.local import LocalStore
+from serving.local_server import load_function
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
-from training.local_server import load_function
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")

@@ -20,13 +20,13 @@ import pytest
 from cloudformation import create_table_from_template, load_template
 from fastapi.testclient import TestClient
 
-from creditscore_common import compare
+from creditscore_common import compare, privacy, reference_index
 from creditscore_common.api import reset_caches
 from creditscore_common.profiles import FEATURE_NAMES
 from creditscore_common.store.base import matches_search
 from creditscore_common.store.local import LocalStore
+from serving.local_server import load_function
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
-from training.local_server import load_function
 from training.publish import publish
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def load_client_function(
     monkeypatch.setenv("API_TOKEN", TOKEN)
     monkeypatch.setenv("AUTH_MODE", auth_mode)
     reset_caches()
-    compare.clear_cache()
+    reference_index.clear_cache()
     module = load_function("client")
     assert module is not None, "functions/client/app.py is missing"
     return module
@@ -276,7 +276,7 @@ def test_comparison_of_a_client(api: TestClient, new_clients: ApplicationTable) 
     body = answer.json()
     assert [f["feature"] for f in body["features"]] == ["AGE_YEARS", "EXT_SOURCE_2"]
     assert set(body["group"]["filters"]) == {"gender"}
-    assert body["group"]["size"] >= compare.MIN_GROUP_SIZE
+    assert body["group"]["size"] >= privacy.MIN_GROUP_SIZE
     for feature in body["features"]:
         assert 0 <= (feature["percentile"] or 0) <= 100
         for klass in ("repaid", "defaulted"):

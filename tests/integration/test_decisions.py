@@ -19,15 +19,15 @@ import pytest
 from cloudformation import create_table_from_template
 from fastapi.testclient import TestClient
 
-from creditscore_common import compare, decisions
+from creditscore_common import decisions, reference_index
 from creditscore_common.api import get_models, get_store, reset_caches
 from creditscore_common.decisions import DecisionRequest, new_decided_at
 from creditscore_common.errors import StoreUnavailableError
 from creditscore_common.service import ModelProvider
 from creditscore_common.store import Store
 from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from serving.local_server import load_function
 from training.data import NEW_CLIENTS_FILE, load_applications
-from training.local_server import load_function
 from training.publish import publish
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def client_function(monkeypatch: pytest.MonkeyPatch, store_dir: Path) -> Iterato
     monkeypatch.setenv("API_TOKEN", TOKEN)
     monkeypatch.setenv("AUTH_MODE", "token")
     reset_caches()
-    compare.clear_cache()
+    reference_index.clear_cache()
     module = load_function("client")
     assert module is not None
     yield module

@@ -28,10 +28,10 @@ from settings_env import clear_settings_env
 from creditscore_common import explain
 from creditscore_common.api import reset_caches
 from creditscore_common.features import FeatureSpec, transform_record
-from creditscore_common.model import MODEL_FILE
 from creditscore_common.store.base import MODELS_PREFIX
+from creditscore_common.version import MODEL_FILE, ONNX_FILE, REPORT_DIR
+from serving.local_server import build_app, load_function
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
-from training.local_server import build_app, load_function
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -41,6 +41,7 @@ EVENTS = REPO / "events"
 TOKEN = "explain-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ADDITIVITY = 1e-6
+REPORT_FIGURE = f"{REPORT_DIR}/roc.png"
 ITEM_FIELDS = {
     "feature",
     "kind",
@@ -391,6 +392,52 @@ def test_a_model_txt_altered_after_loading_is_refused(
     explain.clear_cache()  # a cold start with the altered file
     response = client.get(f"/clients/{sample_ids[0]}/explanation", headers=AUTH)
     assert_clean_error(response, 503, "model_unavailable")
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "score_status", "explain_status"),
+    [
+        pytest.param(REPORT_FIGURE, 200, 200, id="report-figure"),
+        pytest.param(MODEL_FILE, 200, 503, id="booster"),
+        pytest.param(ONNX_FILE, 503, 503, id="onnx"),
+    ],
+)
+def test_each_function_refuses_only_the_altered_files_it_reads(
+    published: Path,
+    tmp_path: Path,
+    configure: Any,
+    sample_ids: list[int],
+    name: str,
+    score_status: int,
+    explain_status: int,
+) -> None:
+    """A figure of the training report is read by no function: altering it stops nothing.
+
+    The booster is read by the explain function only; the ONNX model by both.
+    """
+    store = tmp_path / "store"
+    shutil.copytree(published, store)
+    (version,) = (p for p in (store / MODELS_PREFIX).iterdir() if p.is_dir())
+    _flip_a_byte(version / name)
+    configure(store)  # a cold start on the altered version
+    explain_function = http(function_app("explain"))
+    score_function = http(function_app("score"))
+    score = score_function.get(f"/clients/{sample_ids[0]}/score", headers=AUTH)
+    explanation = explain_function.get(f"/clients/{sample_ids[0]}/explanation", headers=AUTH)
+    for response, status in ((score, score_status), (explanation, explain_status)):
+        if status == 200:
+            assert response.status_code == 200, response.text
+        else:
+            assert_clean_error(response, status, "model_unavailable")
+            assert "integrity" in response.json()["message"]
+    if score_status == explain_status == 200:
+        assert explanation.json()["probability"] == score.json()["probability"]
 
 
 # ---------------------------------------------------------------------------- model card

@@ -25,9 +25,9 @@ from settings_env import clear_settings_env
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
 from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from serving.local_server import load_function
 from training.cli import main
 from training.data import NEW_CLIENTS_FILE, load_applications
-from training.local_server import load_function
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -195,6 +195,21 @@ def test_event_through_its_handler(
     elif event_file.stem == "monitoring_drift":
         assert body["model_version"] == trained_model.model_version
         assert body["verdict"] in ("drift", "no drift", "insufficient data")
+
+
+@pytest.mark.parametrize("function", ["score", "explain", "client"])
+def test_openapi_documents_the_error_body_of_every_route(function: str, jwt_env: Path) -> None:
+    """Every error answer is `ErrorResponse`; each route's OpenAPI entry says so."""
+    schema = function_module(function).app.openapi()
+    assert "ErrorResponse" in schema["components"]["schemas"]
+    operations = [op for path in schema["paths"].values() for op in path.values()]
+    assert operations
+    for operation in operations:
+        errors = {code: answer for code, answer in operation["responses"].items() if code >= "4"}
+        assert {"401", "503"} <= set(errors), operation["operationId"]
+        for code, answer in errors.items():
+            reference = answer["content"]["application/json"]["schema"]["$ref"]
+            assert reference.endswith("/ErrorResponse"), (operation["operationId"], code)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The score routes over HTTP (FastAPI's TestClient) on a local store published from a model.
 
 Every route test runs twice: on the score function's own app (functions/score/app.py, as on
-Lambda) and on the local server's app (training.local_server.build_app(), every function's
+Lambda) and on the local server's app (serving.local_server.build_app(), every function's
 routes together). Token auth, as the local server uses it.
 """
 
@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 from settings_env import clear_settings_env
 
 from creditscore_common.api import reset_caches
-from creditscore_common.model import METADATA_FILE, ONNX_FILE
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
 from creditscore_common.store.local import LocalStore
+from creditscore_common.version import METADATA_FILE, ONNX_FILE
+from serving.local_server import build_app, load_function
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, ApplicationTable, load_applications
-from training.local_server import build_app, load_function
 from training.predict import predict_file
 from training.publish import publish
 from training.train import TrainingResult

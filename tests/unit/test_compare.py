@@ -13,23 +13,21 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from creditscore_common import compare, profiles
+from creditscore_common import clients, profiles, reference_index
 from creditscore_common.compare import (
-    MIN_CELL_COUNT,
     BivariateQuery,
     ComparisonQuery,
     ComparisonRequestError,
     GroupTooSmallError,
-    ReferenceIndex,
     SimilarQuery,
     UnknownFeatureError,
     bivariate,
     compare_client,
     percentile_rank,
     similar_clients,
-    suppress_small,
 )
 from creditscore_common.errors import ModelUnavailableError
+from creditscore_common.privacy import MIN_CELL_COUNT, suppress_small
 from creditscore_common.profiles import (
     FEATURE_NAMES,
     GROUP_DIMENSIONS,
@@ -37,6 +35,7 @@ from creditscore_common.profiles import (
     ReferenceProfiles,
     write_reference_profiles,
 )
+from creditscore_common.reference_index import ReferenceIndex
 
 N_REFERENCE = 4000
 #: A new client: 40 years old, female, cash loan, working, secondary education.
@@ -183,7 +182,7 @@ def assert_publishable(answer: BaseModel) -> None:
     assert all(c is None or c == 0 or c >= MIN_CELL_COUNT for c in counts)
     text = json.dumps(payload)
     assert "SK_ID_CURR" not in text
-    assert longest_list(payload) <= max(compare.N_BINS + 1, compare.N_BINS_2D + 1)
+    assert longest_list(payload) <= max(reference_index.N_BINS + 1, reference_index.N_BINS_2D + 1)
 
 
 # --------------------------------------------------------------------------- privacy rules
@@ -378,31 +377,31 @@ def test_reference_index_checks_the_recorded_hash(
 ) -> None:
     write_reference_profiles(tmp_path / PROFILES_FILE, reference)
     digest = hashlib.sha256((tmp_path / PROFILES_FILE).read_bytes()).hexdigest()
-    compare.clear_cache()
+    reference_index.clear_cache()
     model = SimpleNamespace(
         version="v-ok", folder=tmp_path, metadata={"sha256": {PROFILES_FILE: digest}}
     )
-    loaded = compare.reference_index(cast(Any, model))
+    loaded = reference_index.reference_index(cast(Any, model))
     assert loaded.reference.n_clients == N_REFERENCE
-    assert compare.reference_index(cast(Any, model)) is loaded  # once per version
+    assert reference_index.reference_index(cast(Any, model)) is loaded  # once per version
     tampered = SimpleNamespace(
         version="v-bad", folder=tmp_path, metadata={"sha256": {PROFILES_FILE: "0" * 64}}
     )
     with pytest.raises(ModelUnavailableError, match="reference profiles"):
-        compare.reference_index(cast(Any, tampered))
-    compare.clear_cache()
+        reference_index.reference_index(cast(Any, tampered))
+    reference_index.clear_cache()
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_feature_and_field_has_a_label(lang: str) -> None:
-    names = [*FEATURE_NAMES, *(name for name, *_ in compare.DETAIL_FIELDS)]
+    names = [*FEATURE_NAMES, *(name for name, *_ in clients.DETAIL_FIELDS)]
     for name in names:
-        label = compare.label_of(name, cast(Any, lang))
+        label = clients.label_of(name, cast(Any, lang))
         assert label and label != name, name
 
 
 def test_client_description_in_human_units() -> None:
-    details = compare.describe_client(5, {**CLIENT, "FLAG_OWN_REALTY": "Y"}, "en")
+    details = clients.describe_client(5, {**CLIENT, "FLAG_OWN_REALTY": "Y"}, "en")
     fields = {f.name: f for f in details.fields}
     assert fields["AGE_YEARS"].value == 40.0 and fields["AGE_YEARS"].unit == "years"
     assert fields["AGE_YEARS"].label == "Age" and fields["AGE_YEARS"].text == "40 years"
@@ -413,5 +412,5 @@ def test_client_description_in_human_units() -> None:
     assert fields["FLAG_OWN_CAR"].value is None
     assert fields["NAME_CONTRACT_TYPE"].value == "Cash loans"
     assert details.groups["age_band"] == "35_45" and details.groups["gender"] == "female"
-    french = compare.describe_client(5, CLIENT, "fr")
+    french = clients.describe_client(5, CLIENT, "fr")
     assert {f.name: f for f in french.fields}["AGE_YEARS"].label == "Âge"

@@ -19,15 +19,18 @@ import numpy as np
 import pytest
 
 from creditscore_common.features import transform_batch
-from creditscore_common.model import (
+from creditscore_common.model import ScoringModel
+from creditscore_common.version import (
     IMPORTANCE_FILE,
     METADATA_FILE,
     MODEL_FILE,
     ONNX_FILE,
+    PROFILES_FILE,
     REFERENCE_STATS_FILE,
     ModelIntegrityError,
-    ScoringModel,
+    read_verified,
     resolve_version_dir,
+    verify_version,
 )
 from training.data import (
     TRAIN_FILE,
@@ -478,9 +481,37 @@ def _flip_a_byte(path: Path) -> None:
     ],
 )
 def test_tampered_version_is_refused(version_copy: Path, name: str, tamper: Any) -> None:
+    """`creditscore publish` checks every file; the reader of each file checks it too."""
     tamper(version_copy / name)
     with pytest.raises(ModelIntegrityError, match=name.split("/")[-1]):
+        verify_version(version_copy)
+    metadata = json.loads((version_copy / METADATA_FILE).read_text())
+    with pytest.raises(ModelIntegrityError, match=name.split("/")[-1]):
+        read_verified(version_copy, metadata, name)
+
+
+@slow
+@pytest.mark.parametrize("tamper", [_append_byte, _flip_a_byte, Path.unlink])
+def test_scoring_model_refuses_a_tampered_onnx(version_copy: Path, tamper: Any) -> None:
+    tamper(version_copy / ONNX_FILE)
+    with pytest.raises(ModelIntegrityError, match=ONNX_FILE):
         ScoringModel.load(version_copy)
+
+
+@slow
+@pytest.mark.parametrize(
+    "name",
+    [MODEL_FILE, IMPORTANCE_FILE, PROFILES_FILE, REFERENCE_STATS_FILE, "report/roc.png"],
+)
+def test_scoring_model_reads_no_other_file(
+    version_copy: Path, model: ScoringModel, x_new: np.ndarray, name: str
+) -> None:
+    """Scoring verifies model.onnx only: a file it does not read cannot stop it."""
+    _flip_a_byte(version_copy / name)
+    copy = ScoringModel.load(version_copy)
+    assert np.array_equal(copy.scorer.probabilities(x_new), model.scorer.probabilities(x_new))
+    with pytest.raises(ModelIntegrityError, match=name.split("/")[-1]):
+        copy.read_file(name)
 
 
 @slow

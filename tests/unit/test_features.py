@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from creditscore_common import features
 from creditscore_common.features import (
     DOMAIN_FEATURES,
     EMPLOYMENT_ANOMALY_FEATURE,
     EXT_SOURCE_FEATURES,
+    LEGACY_DERIVED_FEATURES,
     PROTECTED_COLUMNS,
     PROTECTED_REASON,
     RATIO_FEATURES,
@@ -23,9 +27,13 @@ from creditscore_common.features import (
     fit_feature_spec,
     transform_batch,
     transform_record,
+    transform_record_features,
 )
+from creditscore_common.model import ScoringModel
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.version import METADATA_FILE
 from training.data import ApplicationTable, load_reference_and_new
+from training.train import TrainingResult
 
 N_PARITY_CLIENTS = 300
 
@@ -134,6 +142,78 @@ def test_spec_with_a_different_recorded_feature_order_is_refused(spec: FeatureSp
     raw["features"] = list(reversed(raw["features"]))
     with pytest.raises(ValueError, match="feature order"):
         FeatureSpec.from_dict(raw)
+
+
+def test_a_spec_without_derived_features_gets_the_legacy_list(spec: FeatureSpec) -> None:
+    """Versions fitted before the spec recorded its derived features computed these."""
+    raw = spec.to_dict()
+    assert raw["derived_features"] == list(LEGACY_DERIVED_FEATURES) == list(DOMAIN_FEATURES)
+    del raw["derived_features"]
+    assert FeatureSpec.from_dict(raw) == spec
+
+
+def test_a_spec_naming_a_derived_feature_the_code_lacks_is_refused(spec: FeatureSpec) -> None:
+    raw = spec.to_dict()
+    raw["derived_features"] = [*raw["derived_features"], "NOT_A_RATIO"]
+    raw["features"] = None
+    with pytest.raises(ValueError, match="NOT_A_RATIO"):
+        FeatureSpec.from_dict(raw)
+
+
+NEW_RATIO = "GOODS_INCOME_RATIO"
+
+
+@pytest.mark.xdist_group("trained_model")
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "before-recording"])
+def test_a_new_derived_feature_leaves_published_versions_as_they_were(
+    trained_model: TrainingResult,
+    reference: ApplicationTable,
+    new_clients: ApplicationTable,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    recorded: bool,
+) -> None:
+    """The code learns a derived feature: a published version keeps computing its own list
+    and scores exactly as before, and a spec fitted from then on includes the new one."""
+    folder = tmp_path / trained_model.model_version
+    shutil.copytree(trained_model.version_dir, folder)
+    if not recorded:  # a version trained before the spec recorded its derived features
+        metadata = json.loads((folder / METADATA_FILE).read_text())
+        del metadata["feature_spec"]["derived_features"]
+        (folder / METADATA_FILE).write_text(json.dumps(metadata))
+    published = ScoringModel.load(folder)
+    before = published.score_columns(new_clients.columns)
+
+    monkeypatch.setitem(features.RATIO_FEATURES, NEW_RATIO, ("AMT_GOODS_PRICE", "AMT_INCOME_TOTAL"))
+
+    reloaded = ScoringModel.load(folder)
+    assert reloaded.spec == published.spec and NEW_RATIO not in reloaded.spec.features
+    assert np.array_equal(reloaded.score_columns(new_clients.columns), before)
+    record = new_clients.record(0)
+    assert reloaded.score_record(record) == published.score_record(record)
+    refitted = fit_feature_spec(reference.columns)
+    assert NEW_RATIO in refitted.derived_features and NEW_RATIO in refitted.features
+    assert set(refitted.features) - set(published.spec.features) == {NEW_RATIO}
+    assert FeatureSpec.from_dict(json.loads(json.dumps(refitted.to_dict()))) == refitted
+
+
+def test_record_features_are_the_row_and_the_values_before_clipping(
+    spec: FeatureSpec, new_clients: ApplicationTable
+) -> None:
+    """One transform gives what the model reads and what an advisor is shown (unclipped)."""
+    unclipped_spec = dataclasses.replace(spec, clip_limits={})
+    n_numeric = len(spec.numeric_features)
+    for i in range(0, new_clients.n_rows, max(1, new_clients.n_rows // 25)):
+        record = new_clients.record(i)
+        transformed = transform_record_features(spec, record)
+        assert np.array_equal(transformed.row, transform_record(spec, record), equal_nan=True)
+        assert np.array_equal(
+            transformed.unclipped,
+            transform_record(unclipped_spec, record)[0, :n_numeric],
+            equal_nan=True,
+        )
+    values = transformed.numeric_values(spec)
+    assert list(values) == list(spec.numeric_features)
 
 
 # ----------------------------------------------------------------------- missing / odd input

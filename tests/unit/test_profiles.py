@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from creditscore_common import profiles
+from creditscore_common.features import DAYS_PER_YEAR
 from creditscore_common.profiles import (
     FEATURE_NAMES,
     GROUP_NAMES,
-    PROFILES_FILE,
     ProfileIntegrityError,
     build_reference_profiles,
     client_groups,
@@ -26,6 +26,7 @@ from creditscore_common.profiles import (
     write_reference_profiles,
 )
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY
+from creditscore_common.version import PROFILES_FILE
 from training.data import ApplicationTable, load_reference_and_new
 
 N_PARITY_CLIENTS = 300
@@ -114,7 +115,7 @@ def test_an_empty_or_odd_record_gives_missing_values_not_errors() -> None:
      (64.99, "55_65"), (65.0, "65_plus"), (90.0, "65_plus")],
 )  # fmt: skip
 def test_age_bands(years: float, band: str) -> None:
-    assert client_groups({"DAYS_BIRTH": -years * profiles.DAYS_PER_YEAR})["age_band"] == band
+    assert client_groups({"DAYS_BIRTH": -years * DAYS_PER_YEAR})["age_band"] == band
 
 
 def test_group_levels_are_the_raw_values() -> None:

@@ -21,11 +21,19 @@ from test_store_local import PRESENT, StoreContract, make_fake_version
 
 import creditscore_common.store.aws as aws_module
 from creditscore_common.errors import CreditScoreError, StoreUnavailableError
-from creditscore_common.model import METADATA_FILE, ScoringModel
+from creditscore_common.model import ScoringModel
+from creditscore_common.provider import ModelProvider
 from creditscore_common.settings import Settings
 from creditscore_common.store import open_store
 from creditscore_common.store.aws import BATCH_SIZE, MAX_BATCH_ATTEMPTS, AwsStore
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
+from creditscore_common.version import (
+    IMPORTANCE_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    ONNX_FILE,
+    PROFILES_FILE,
+)
 from training.train import TrainingResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -194,6 +202,21 @@ class TestAwsStore(StoreContract):
         monkeypatch.setattr(store.s3, "get_object", refuse)
         assert store.model_dir(version) == local
 
+    def test_model_dir_downloads_only_the_named_files(
+        self, store: AwsStore, tmp_path: Path
+    ) -> None:
+        folder = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+        version, _ = store.put_model_version(folder)
+
+        def cached(local: Path) -> list[str]:
+            return sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+
+        local = store.model_dir(version, files=[ONNX_FILE, "not-recorded.bin"])
+        assert cached(local) == [METADATA_FILE, ONNX_FILE]
+        assert store.model_dir(version, files=[MODEL_FILE]) == local  # added to the cache
+        assert cached(local) == [METADATA_FILE, ONNX_FILE, MODEL_FILE]
+        assert (local / MODEL_FILE).read_bytes() == (folder / MODEL_FILE).read_bytes()
+
     @pytest.mark.xdist_group("trained_model")
     def test_scoring_model_from_s3_matches_the_original(
         self, store: AwsStore, trained_model: TrainingResult
@@ -204,6 +227,21 @@ class TestAwsStore(StoreContract):
         from_s3 = ScoringModel.load(store.model_dir(version))
         record = {"AMT_CREDIT": 406597.5, "AMT_INCOME_TOTAL": 202500.0, "DAYS_BIRTH": -9461.0}
         assert from_s3.score_record(record) == original.score_record(record)
+
+    @pytest.mark.xdist_group("trained_model")
+    def test_provider_fetches_the_files_it_is_asked_for(
+        self, store: AwsStore, tmp_path: Path, trained_model: TrainingResult
+    ) -> None:
+        """The local server declares a function's files after its provider exists."""
+        version, _ = store.put_model_version(trained_model.version_dir)
+        store.activate(version)
+        provider = ModelProvider(store, files=())
+        model = provider.current()
+        cache = tmp_path / "model-cache" / version
+        assert sorted(p.name for p in cache.iterdir()) == [METADATA_FILE, ONNX_FILE]
+        provider.need([MODEL_FILE])
+        assert provider.current() is model  # the same version: fetched, not reloaded
+        assert sorted(p.name for p in cache.iterdir()) == [METADATA_FILE, ONNX_FILE, MODEL_FILE]
 
     def test_activate_unknown_version_is_refused(self, store: AwsStore) -> None:
         before = store.active_version()
@@ -413,8 +451,8 @@ def test_score_function_on_aws_calls_only_what_its_policy_grants(
     one of the actions template.yaml grants it (a call outside them is AccessDenied on AWS).
     """
     from creditscore_common.api import reset_caches
+    from serving.local_server import load_function
     from training.data import NEW_CLIENTS_FILE, load_applications
-    from training.local_server import load_function
     from training.publish import publish
 
     publish(trained_model.version_dir, small_data_dir, make_store(tmp_path), progress=False)
@@ -474,3 +512,50 @@ def test_score_function_on_aws_calls_only_what_its_policy_grants(
     assert used, "no AWS call was recorded"
     assert used <= granted, f"calls the policy does not grant: {sorted(used - granted)}"
     assert (tmp_path / "lambda-tmp" / trained_model.model_version).is_dir()
+
+
+@pytest.mark.xdist_group("trained_model")
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        ("score", {METADATA_FILE, ONNX_FILE}),
+        ("explain", {METADATA_FILE, ONNX_FILE, MODEL_FILE, IMPORTANCE_FILE}),
+        ("client", {METADATA_FILE, ONNX_FILE, PROFILES_FILE}),
+    ],
+)
+def test_each_function_downloads_only_the_files_it_reads(
+    aws: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trained_model: TrainingResult,
+    small_data_dir: Path,
+    function: str,
+    expected: set[str],
+) -> None:
+    """A function's cold start fetches the files of the active version it reads, no others.
+
+    No function reads the report's figures or reference_stats.json; only the explain
+    function reads the booster, only the client function the reference profiles.
+    """
+    from creditscore_common.api import reset_caches
+    from serving.local_server import load_function
+    from training.publish import publish
+
+    publish(trained_model.version_dir, small_data_dir, make_store(tmp_path), progress=False)
+    for name, value in {
+        "STORE_BACKEND": "aws",
+        "MODEL_BUCKET": BUCKET,
+        "CLIENTS_TABLE": CLIENTS_TABLE,
+        "DECISIONS_TABLE": DECISIONS_TABLE,
+        "AUTH_MODE": "jwt",
+        "AWS_REGION": REGION,
+        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+    try:
+        assert load_function(function) is not None  # its import is the Lambda cold start
+    finally:
+        reset_caches()
+    cache = tmp_path / "lambda-tmp" / trained_model.model_version
+    assert {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()} == expected

@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
+from creditscore_common import decisions, schemas
 from creditscore_common.errors import ClientNotFoundError, StoreUnavailableError
-from creditscore_common.model import METADATA_FILE, ScoringModel
+from creditscore_common.model import ScoringModel
 from creditscore_common.settings import Settings
 from creditscore_common.store import Store, open_store, settings_for_store_url
-from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
+from creditscore_common.store.base import ACTIVE_POINTER, DECISION_FIELDS, MODELS_PREFIX
 from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from creditscore_common.version import METADATA_FILE, ONNX_FILE
 from training.train import TrainingResult
 
 # A client as publish reads it: floats, ints stored as floats, categories, missing values.
@@ -152,6 +154,12 @@ class StoreContract:
         assert model.threshold == trained_model.metadata["threshold"]
         assert version_snapshot(model.folder) == version_snapshot(trained_model.version_dir)
 
+    def test_model_dir_holds_the_named_files(self, store: Store, fake_version: Path) -> None:
+        version, _ = store.put_model_version(fake_version)
+        folder = store.model_dir(version, files=[ONNX_FILE])
+        for name in (METADATA_FILE, ONNX_FILE):
+            assert (folder / name).read_bytes() == (fake_version / name).read_bytes(), name
+
     # ------------------------------------------------------------ clients
 
     def test_get_client_round_trip_is_exact(self, store: Store) -> None:
@@ -195,6 +203,27 @@ class StoreContract:
 
     def test_put_no_clients(self, store: Store) -> None:
         assert store.put_clients([]) == 0
+
+
+# ---------------------------------------------------------------------------- interface
+
+
+def test_decision_fields_are_the_fields_of_the_api_record() -> None:
+    """Every backend stores exactly the record the API returns, in its order."""
+    assert tuple(schemas.DecisionRecord.model_fields) == DECISION_FIELDS
+    assert tuple(decisions.DecisionRecord.model_fields) == DECISION_FIELDS
+
+
+def test_every_store_operation_is_abstract() -> None:
+    """A backend that leaves an operation out cannot be made (no NotImplementedError later)."""
+    operations = {
+        name for name, member in vars(Store).items() if callable(member) and name[0] != "_"
+    }
+    assert operations - Store.__abstractmethods__ == {"close"}
+    methods = {name: lambda *_: None for name in operations - {"list_decisions"}}
+    incomplete = type("Incomplete", (Store,), methods)
+    with pytest.raises(TypeError, match="list_decisions"):
+        incomplete()
 
 
 # ---------------------------------------------------------------------------- local backend

@@ -11,6 +11,7 @@ import pytest
 from creditscore_common import traffic
 from creditscore_common.features import FeatureSpec
 from creditscore_common.model import ScoringModel
+from creditscore_common.service import Score
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -32,15 +33,10 @@ def traffic_file(tmp_path: Path) -> Iterator[Path]:
 
 
 def log_one(spec: FeatureSpec, application: dict[str, object], client_id: int | None) -> None:
-    traffic.log_served_score(
-        spec,
-        application,
-        client_id=client_id,
-        model_version="v1",
-        probability=0.25,
-        threshold=0.1,
-        decision="refuse",
+    score = Score(
+        probability=0.25, threshold=0.1, decision="refuse", margin=0.15, model_version="v1"
     )
+    traffic.log_served_score(spec, application, score, client_id)
 
 
 def test_logged_inputs_are_the_model_inputs_only(spec: FeatureSpec) -> None:
@@ -49,7 +45,8 @@ def test_logged_inputs_are_the_model_inputs_only(spec: FeatureSpec) -> None:
         "CNT_CHILDREN": 2,
         "NAME_CONTRACT_TYPE": "Cash loans",
         "NAME_TYPE_SUITE": "Mr Jean Dupont",  # free text where a level belongs
-        "CODE_GENDER": 1,  # not text: not a level
+        "NAME_FAMILY_STATUS": 1,  # not text: not a level
+        "CODE_GENDER": "F",  # not a model input: never logged
         "AMT_ANNUITY": float("nan"),
         "FLAG_OWN_CAR": True,  # a boolean is not a number here
         "SOMETHING_ELSE": "secret",
@@ -59,7 +56,8 @@ def test_logged_inputs_are_the_model_inputs_only(spec: FeatureSpec) -> None:
     assert inputs["AMT_CREDIT"] == 406597.5 and inputs["CNT_CHILDREN"] == 2.0
     assert inputs["NAME_CONTRACT_TYPE"] == "Cash loans"
     assert inputs["NAME_TYPE_SUITE"] == traffic.OTHER_LEVEL
-    assert inputs["CODE_GENDER"] is None and inputs["AMT_ANNUITY"] is None
+    assert inputs["NAME_FAMILY_STATUS"] is None and inputs["AMT_ANNUITY"] is None
+    assert "CODE_GENDER" not in inputs
     assert inputs.get("FLAG_OWN_CAR") is None
     assert "SOMETHING_ELSE" not in inputs
     assert "Dupont" not in json.dumps(inputs) and "secret" not in json.dumps(inputs)

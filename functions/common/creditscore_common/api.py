@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -19,18 +20,24 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creditscore_common.errors import CreditScoreError
-from creditscore_common.service import ModelProvider
+from creditscore_common.provider import ModelProvider
+from creditscore_common.schemas import ErrorResponse
 from creditscore_common.settings import Settings, get_settings
 from creditscore_common.store import Store, open_store
 
 log = logging.getLogger("creditscore.api")
 
+#: The error answers every route may give, documented in the OpenAPI schema of each app.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or wrong bearer token"},
-    404: {"description": "unknown client"},
-    422: {"description": "invalid request; `details` names each field"},
-    503: {"description": "store or model unavailable"},
+    401: {"model": ErrorResponse, "description": "missing or wrong bearer token"},
+    404: {"model": ErrorResponse, "description": "unknown client"},
+    422: {"model": ErrorResponse, "description": "invalid request; `details` names each field"},
+    503: {"model": ErrorResponse, "description": "store or model unavailable"},
 }
+
+#: Files of a model version the functions of this process read, beside metadata.json: each
+#: function's app names its own (one function a process on Lambda; all three locally).
+_model_files: set[str] = set()
 
 
 class AuthError(CreditScoreError):
@@ -50,12 +57,17 @@ def _store(settings: Settings) -> Store:
 
 @lru_cache(maxsize=1)
 def _models(settings: Settings) -> ModelProvider:
-    return ModelProvider(_store(settings), settings.model_refresh_seconds)
+    return ModelProvider(_store(settings), settings.model_refresh_seconds, files=_model_files)
 
 
-def store_for(settings: Settings) -> Store:
-    """The store of this process for these settings (opened once)."""
-    return _store(settings)
+def serve_model_files(files: Iterable[str]) -> None:
+    """Have the model provider of this process fetch these files of every active version."""
+    new = set(files) - _model_files
+    if not new:
+        return
+    _model_files.update(new)
+    if _models.cache_info().currsize:  # a provider made before this function's app
+        _models(get_settings()).need(new)
 
 
 def models_for(settings: Settings) -> ModelProvider:
@@ -81,10 +93,14 @@ async def get_models(settings: Annotated[Settings, Depends(current_settings)]) -
 
 
 def reset_caches() -> None:
-    """Forget settings, store and model (tests, or after changing the environment)."""
+    """Forget settings, store, model and model files (tests, or a new environment).
+
+    The next function app created names its model files again.
+    """
     get_settings.cache_clear()
     _store.cache_clear()
     _models.cache_clear()
+    _model_files.clear()
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -172,8 +188,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-def create_app(title: str, description: str) -> FastAPI:
-    """A FastAPI app with the shared error handling (routes are added by the function)."""
+def create_app(title: str, description: str, model_files: Iterable[str] = ()) -> FastAPI:
+    """A FastAPI app with the shared error handling (routes are added by the function).
+
+    ``model_files``: the files of a model version the function's routes read, beside
+    metadata.json; the model provider fetches those (see :func:`serve_model_files`).
+    """
+    serve_model_files(model_files)
     app = FastAPI(title=title, description=description, version="1.0", responses=ERROR_RESPONSES)
     install_error_handlers(app)
     return app

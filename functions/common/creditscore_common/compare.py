@@ -1,24 +1,19 @@
 """How a new client compares with the reference clients: aggregates only, never a row.
 
-What the client function answers, as logic apart from the routes:
+What the client function answers about comparisons, as logic apart from the routes:
 
-* :func:`client_page` and :func:`client_details`: the new clients of the store, listed and
-  described in human units (ages and employment in years, amounts, family, housing...).
 * :func:`compare_client`: for each comparison feature, the client's value, its percentile
   among the reference clients of a group, and the distribution of the group by class
   (repaid / defaulted) as histograms with shared bin edges.
 * :func:`bivariate`: a binned 2-D density of two features by class, and the client's point.
 * :func:`similar_clients`: the default rate and a summary of the k nearest reference clients.
 
-Privacy rules, applied to every answer (the reference clients are real people):
+They read the reference index of the model version (``reference_index.py``) and publish
+under the rules of ``privacy.py``: no count of 1 to 4 (with complementary suppression), no
+group under :data:`~creditscore_common.privacy.MIN_GROUP_SIZE` clients or
+:data:`~creditscore_common.privacy.MIN_CLASS_SIZE` of a class (a 422 ``group_too_small``
+that does not say how small it is). Besides:
 
-* No count from 1 to 4 is ever published: such a bin or cell is ``null`` (suppressed). If a
-  histogram then had exactly one suppressed cell, the smallest visible one is suppressed too,
-  so that the published totals cannot give the hidden count back by subtraction. Zero is
-  published: an empty bin says nothing about anyone.
-* A group must hold at least :data:`MIN_GROUP_SIZE` reference clients and
-  :data:`MIN_CLASS_SIZE` of each class, or the answer is a 422 ``group_too_small`` that does
-  not say how small it is.
 * ``similar`` needs ``k >= 20``; medians are rounded to 3 significant digits so that they
   describe a neighbourhood rather than repeat one client's exact figure; category shares
   resting on 1-4 clients are ``null``.
@@ -27,54 +22,50 @@ Privacy rules, applied to every answer (the reference clients are real people):
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from creditscore_common import labels, profiles
-from creditscore_common.errors import CreditScoreError, ModelUnavailableError
+from creditscore_common.clients import label_of, lang_field
+from creditscore_common.errors import CreditScoreError
 from creditscore_common.factors import factor_members
 from creditscore_common.labels import DEFAULT_LANG, Lang
+from creditscore_common.privacy import (
+    MEDIAN_DIGITS,
+    MIN_CELL_COUNT,
+    MIN_CLASS_SIZE,
+    MIN_GROUP_SIZE,
+    is_small,
+    round_significant,
+    suppress_small,
+)
 from creditscore_common.profiles import (
     COMPARISON_FEATURES,
     FEATURES_BY_NAME,
     GROUP_DIMENSIONS,
     GROUPS_BY_NAME,
-    ReferenceProfiles,
+)
+from creditscore_common.reference_index import (
+    ClassCounts,
+    GroupStats,
+    MissingCounts,
+    ReferenceIndex,
+    reference_index,
 )
 
 if TYPE_CHECKING:
     from creditscore_common.model import ScoringModel
-    from creditscore_common.service import ModelProvider
+    from creditscore_common.provider import ModelProvider
     from creditscore_common.store import Store
 
-log = logging.getLogger(__name__)
-
-#: Smallest count published; 1-4 are suppressed (the rule of training/stats.py too).
-MIN_CELL_COUNT = 5
-#: Smallest group (reference clients after the filters) a comparison is computed on.
-MIN_GROUP_SIZE = 100
-#: Smallest number of clients of each class (repaid, defaulted) in a group.
-MIN_CLASS_SIZE = 20
-N_BINS = 20
-N_BINS_2D = 15
-#: Histogram ranges run between these percentiles of all reference clients; the first and
-#: last bins are open-ended (they also hold the clients beyond them).
-EDGE_PERCENTILES = (1.0, 99.0)
 MIN_SIMILAR_K = 20
 MAX_SIMILAR_K = 1000
 DEFAULT_SIMILAR_K = 50
-#: Robust-scaled distances are capped so that one extreme value cannot decide alone.
-SCALE_CAP = 5.0
-MEDIAN_DIGITS = 3
 CLASS_NAMES = ("repaid", "defaulted")
 SAME_LEVEL = "same"
 #: Summary of the nearest neighbours: comparison features whose median is reported.
@@ -87,8 +78,6 @@ SIMILAR_SUMMARY = (
     "CREDIT_INCOME_RATIO",
     "EXT_SOURCE_MEAN",
 )
-
-IntArray = npt.NDArray[np.int64]
 
 
 # --------------------------------------------------------------------------- errors
@@ -122,332 +111,6 @@ class GroupTooSmallError(ComparisonRequestError):
             f"the group ({described}) holds fewer than {MIN_GROUP_SIZE} reference clients "
             f"or fewer than {MIN_CLASS_SIZE} of a class: widen the filters"
         )
-
-
-# --------------------------------------------------------------------------- labels
-
-
-def label_of(name: str, lang: Lang) -> str:
-    """Label of a comparison feature or raw field in ``lang``, from labels.py.
-
-    A comparison feature computed from one raw column takes that column's label (AGE_YEARS
-    is "Age", from DAYS_BIRTH); one computed from several is a derived feature of labels.py.
-    """
-    feature = FEATURES_BY_NAME.get(name)
-    if feature is not None and len(feature.source) > 1:
-        return labels.feature_label(name, {"kind": "domain"}).text(lang)
-    column = feature.source[0] if feature is not None else name
-    return labels.column_label(column).text(lang)
-
-
-def value_text(name: str, record: Mapping[str, Any], value: Any, lang: Lang) -> str:
-    """A field's value as labels.py writes it ("45 ans", "202 500", "15,2 %", "oui")."""
-    feature = FEATURES_BY_NAME.get(name)
-    if feature is not None and len(feature.source) > 1:
-        return labels.format_derived_value(name, value, lang)
-    column = feature.source[0] if feature is not None else name
-    return labels.format_value(column, record.get(column), lang)
-
-
-# --------------------------------------------------------------------------- privacy
-
-
-def suppress_small(counts: npt.ArrayLike) -> list[int | None]:
-    """Counts fit for publication: 1-4 become None, plus one more if only one was hidden.
-
-    ``counts`` are the cells of one table whose total is known to the reader (a class's
-    histogram and its missing count, or a 2-D grid). A single suppressed cell could be
-    recovered by subtraction, so the smallest visible non-zero cell is suppressed with it.
-    """
-    flat = np.asarray(counts, dtype=np.int64).ravel()
-    hidden = (flat > 0) & (flat < MIN_CELL_COUNT)
-    if int(hidden.sum()) == 1:
-        visible = np.flatnonzero(flat >= MIN_CELL_COUNT)
-        if visible.size:
-            hidden[visible[np.argmin(flat[visible])]] = True
-    return [None if h else int(c) for c, h in zip(flat.tolist(), hidden.tolist(), strict=True)]
-
-
-def _round_significant(value: float, digits: int = MEDIAN_DIGITS) -> float | None:
-    if not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
-
-
-def _clean(value: float, digits: int = 6) -> float | None:
-    """A JSON-safe float (None for NaN), trimmed to ``digits`` significant digits."""
-    if not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
-
-
-def _edge_list(edges: npt.NDArray[np.float64]) -> list[float]:
-    """Bin edges for JSON (edges are always finite)."""
-    return [float(f"{e:.6g}") for e in edges.tolist()]
-
-
-# --------------------------------------------------------------------------- the index
-
-
-def sorted_percentiles(sorted_known: npt.NDArray[Any], percentiles: Sequence[float]) -> list[float]:
-    """Percentiles (0-100) of sorted values, linearly interpolated like ``np.percentile``."""
-    last = sorted_known.size - 1
-    out: list[float] = []
-    for percentile in percentiles:
-        position = last * percentile / 100.0
-        low = math.floor(position)
-        high = min(low + 1, last)
-        below, above = float(sorted_known[low]), float(sorted_known[high])
-        out.append(below + (above - below) * (position - low))
-    return out
-
-
-@dataclass(frozen=True)
-class _Bins:
-    """``count`` bins of ``width`` from ``start``, shared by both classes; end bins open."""
-
-    start: float
-    width: float
-    count: int
-
-    @classmethod
-    def fit(cls, sorted_known: npt.NDArray[Any], n_bins: int, discrete: bool) -> _Bins:
-        """Bins between the 1st and 99th percentiles; small integers get one bin a value."""
-        if sorted_known.size == 0:
-            return cls(0.0, 1.0, 1)
-        lo, hi = sorted_percentiles(sorted_known, EDGE_PERCENTILES)
-        if discrete and lo.is_integer() and hi.is_integer() and hi - lo < n_bins:
-            return cls(lo - 0.5, 1.0, int(hi - lo) + 1)
-        if hi <= lo:
-            return cls(lo - 0.5, 1.0, 1)
-        return cls(lo, (hi - lo) / n_bins, n_bins)
-
-    @property
-    def edges(self) -> npt.NDArray[np.float64]:
-        """The ``count + 1`` bin edges."""
-        return self.start + self.width * np.arange(self.count + 1, dtype=np.float64)
-
-    def codes(self, values: npt.NDArray[Any]) -> IntArray:
-        """Bin of each value (below the first edge: bin 0, above the last: the last), -1 missing.
-
-        Arithmetic, not a search: the same float64 operations for a reference client and
-        for the client being compared, so both land in the same bin.
-        """
-        as_float = np.asarray(values, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            position = np.clip(np.floor((as_float - self.start) / self.width), 0, self.count - 1)
-        return np.where(np.isfinite(as_float), position, -1).astype(np.int64)
-
-
-@dataclass(frozen=True)
-class _Binning:
-    bins: list[_Bins]
-    #: (features, n) bin codes, -1 for missing: one contiguous row a feature; int16 keeps
-    #: 307k reference clients x 21 features at 13 MB.
-    codes: npt.NDArray[np.int16]
-
-    @classmethod
-    def build(
-        cls,
-        values_by_feature: npt.NDArray[np.float32],
-        sorted_known: Sequence[npt.NDArray[np.float32]],
-        names: Sequence[str],
-        n_bins: int,
-    ) -> _Binning:
-        bins: list[_Bins] = []
-        codes = np.empty(values_by_feature.shape, dtype=np.int16)
-        for j, name in enumerate(names):
-            feature = FEATURES_BY_NAME.get(name)
-            bins.append(
-                _Bins.fit(sorted_known[j], n_bins, feature is not None and feature.discrete)
-            )
-            codes[j] = bins[-1].codes(values_by_feature[j])
-        return cls(bins, codes)
-
-
-@dataclass(frozen=True)
-class _GroupStats:
-    """What a comparison publishes about one group, whatever the client: computed once."""
-
-    size: int
-    by_class: tuple[int, int]
-    #: Per feature (reference column order): published histograms and missing counts.
-    counts: list[ClassCounts]
-    missing: list[MissingCounts]
-    #: Per feature: the group's known values, sorted (for percentiles by binary search).
-    sorted_values: list[npt.NDArray[np.float32]]
-
-    @property
-    def too_small(self) -> bool:
-        """Whether nothing may be published about this group."""
-        return self.size < MIN_GROUP_SIZE or min(self.by_class) < MIN_CLASS_SIZE
-
-
-GroupKey = tuple[tuple[str, int], ...]
-
-
-class ReferenceIndex:
-    """Reference profiles of one model version with what every request reuses.
-
-    Built once per container and model version (see :func:`reference_index`): bin edges and
-    bin codes of every feature for the 1-D and 2-D histograms, the robust-scaled matrix of
-    the nearest-neighbour search, and a small cache of group statistics (histograms and
-    sorted values of the groups asked for lately; the unfiltered group is computed at once).
-    """
-
-    #: Group statistics kept: at most this many groups and this many times n rows in all.
-    GROUP_CACHE_ENTRIES = 32
-    GROUP_CACHE_ROWS_FACTOR = 4
-
-    def __init__(self, reference: ReferenceProfiles, model_version: str) -> None:
-        self.reference = reference
-        self.model_version = model_version
-        # Only features this code knows how to compute for a new client are comparable.
-        self.features = tuple(n for n in reference.feature_names if n in FEATURES_BY_NAME)
-        self.column = {name: j for j, name in enumerate(reference.feature_names)}
-        self.group_column = {name: j for j, name in enumerate(reference.group_names)}
-        # Feature-major copies: a feature's values (or a dimension's codes) are contiguous.
-        self.values_by_feature = np.ascontiguousarray(reference.values.T)
-        self.groups_by_dimension = np.ascontiguousarray(reference.groups.T)
-        # Each feature sorted once: bin ranges, scales and the unfiltered percentiles.
-        self.sorted_known = [np.sort(row[np.isfinite(row)]) for row in self.values_by_feature]
-        names = reference.feature_names
-        self.bins = _Binning.build(self.values_by_feature, self.sorted_known, names, N_BINS)
-        self.bins_2d = _Binning.build(self.values_by_feature, self.sorted_known, names, N_BINS_2D)
-        self.target = reference.target.astype(np.int64)
-        self.default_rate = float(self.target.mean()) if self.target.size else math.nan
-        self.similarity_features = tuple(n for n in self.features if FEATURES_BY_NAME[n].similarity)
-        scales = [
-            _robust_scale(self.sorted_known[self.column[n]]) for n in self.similarity_features
-        ]
-        self.center = np.array([center for center, _ in scales])
-        self.scale = np.array([scale for _, scale in scales])
-        # (similarity features, n), capped; a missing value counts as the median (distance 0).
-        self.scaled = np.zeros((len(scales), reference.n_clients), dtype=np.float32)
-        for s, name in enumerate(self.similarity_features):
-            row = (self.values_by_feature[self.column[name]] - self.center[s]) / self.scale[s]
-            np.clip(np.nan_to_num(row, nan=0.0), -SCALE_CAP, SCALE_CAP, out=self.scaled[s])
-        self._groups: OrderedDict[GroupKey, _GroupStats] = OrderedDict()
-        self._groups_lock = threading.Lock()
-        self.group_stats({})  # the unfiltered group, at load time rather than on a request
-
-    def scale_client(self, client: Mapping[str, float]) -> npt.NDArray[np.float64]:
-        """The client's similarity features, robust-scaled (NaN where missing)."""
-        raw = np.array([client.get(n, math.nan) for n in self.similarity_features])
-        scaled: npt.NDArray[np.float64] = np.clip(
-            (raw - self.center) / self.scale, -SCALE_CAP, SCALE_CAP
-        )
-        return scaled
-
-    def distances(self, scaled_client: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
-        """Squared distance of every reference client over the client's known features."""
-        distance = np.zeros(self.reference.n_clients, dtype=np.float32)
-        difference = np.empty_like(distance)
-        for s in np.flatnonzero(np.isfinite(scaled_client)):
-            np.subtract(self.scaled[s], np.float32(scaled_client[s]), out=difference)
-            np.multiply(difference, difference, out=difference)
-            distance += difference
-        return distance
-
-    def group_mask(self, codes: Mapping[str, int]) -> npt.NDArray[np.bool_] | None:
-        """Rows of the reference clients in the group (None: no filter, every client)."""
-        mask: npt.NDArray[np.bool_] | None = None
-        for name, code in codes.items():
-            rows = self.groups_by_dimension[self.group_column[name]] == code
-            mask = rows if mask is None else mask & rows
-        return mask
-
-    def group_stats(self, codes: Mapping[str, int]) -> _GroupStats:
-        """Histograms, missing counts and sorted values of a group (cached)."""
-        key: GroupKey = tuple(sorted(codes.items()))
-        with self._groups_lock:
-            stats = self._groups.get(key)
-            if stats is not None:
-                self._groups.move_to_end(key)
-                return stats
-        stats = self._compute_group(codes)  # outside the lock: a duplicate is harmless
-        with self._groups_lock:
-            self._groups[key] = stats
-            budget = self.GROUP_CACHE_ROWS_FACTOR * max(self.reference.n_clients, 1)
-            while len(self._groups) > 1 and (
-                len(self._groups) > self.GROUP_CACHE_ENTRIES
-                or sum(g.size for g in self._groups.values()) > budget
-            ):
-                self._groups.popitem(last=False)
-        return stats
-
-    def _compute_group(self, codes: Mapping[str, int]) -> _GroupStats:
-        mask = self.group_mask(codes)
-        target = self.target if mask is None else self.target[mask]
-        by_class = np.bincount(target, minlength=2)
-        stats = _GroupStats(int(target.size), (int(by_class[0]), int(by_class[1])), [], [], [])
-        if stats.too_small:
-            return stats  # nothing is computed, so nothing can leak
-        bin_codes = self.bins.codes if mask is None else self.bins.codes[:, mask]
-        for j, bins in enumerate(self.bins.bins):
-            counts, missing = _class_histogram(bin_codes[j], target, bins.count)
-            stats.counts.append(counts)
-            stats.missing.append(missing)
-            if mask is None:
-                stats.sorted_values.append(self.sorted_known[j])
-            else:
-                values = self.values_by_feature[j][mask]
-                stats.sorted_values.append(np.sort(values[np.isfinite(values)]))
-        return stats
-
-
-def _robust_scale(sorted_known: npt.NDArray[np.float32]) -> tuple[float, float]:
-    """Median and interquartile range (the 5-95% range, then 1, if that is zero)."""
-    if sorted_known.size == 0:
-        return 0.0, 1.0
-    q05, q25, q50, q75, q95 = sorted_percentiles(sorted_known, (5, 25, 50, 75, 95))
-    spread = q75 - q25 if q75 > q25 else q95 - q05
-    return q50, spread if spread > 0 else 1.0
-
-
-_cache: dict[str, ReferenceIndex] = {}
-_cache_lock = threading.Lock()
-#: Versions kept in memory: the active one and the one before (during a switch).
-_CACHE_SIZE = 2
-
-
-def reference_index(model: ScoringModel) -> ReferenceIndex:
-    """The reference index of a model version, loaded and verified once per container."""
-    index = _cache.get(model.version)
-    if index is not None:
-        return index
-    with _cache_lock:
-        index = _cache.get(model.version)
-        if index is None:
-            try:
-                reference = profiles.read_reference_profiles(
-                    model.folder, model.metadata.get("sha256", {})
-                )
-            except (OSError, KeyError, ValueError) as error:
-                log.error("reference profiles of %s refused: %s", model.version, error)
-                raise ModelUnavailableError(
-                    f"model {model.version}: reference profiles unavailable: {error}"
-                ) from error
-            index = ReferenceIndex(reference, model.version)
-            while len(_cache) >= _CACHE_SIZE:
-                _cache.pop(next(iter(_cache)))
-            _cache[model.version] = index
-            log.info("reference profiles of %s loaded", model.version)
-        return index
-
-
-def clear_cache() -> None:
-    """Forget the loaded reference indexes (tests)."""
-    with _cache_lock:
-        _cache.clear()
-
-
-def warm_up(models: Callable[[], ModelProvider]) -> None:
-    """Load the active version's reference profiles now (cold start); failures are logged."""
-    try:
-        reference_index(models().current())
-    except Exception as error:  # answered later as a clean 503 by the routes
-        log.warning("warm-up could not load the reference profiles: %s", error)
 
 
 # --------------------------------------------------------------------------- requests
@@ -491,14 +154,10 @@ class GroupFilters(BaseModel):
         return {name: slug for name, slug in chosen.items() if slug is not None}
 
 
-def _lang_field() -> Any:
-    return Field(DEFAULT_LANG, description="language of the labels")
-
-
 class ComparisonQuery(GroupFilters):
     """Query of GET /clients/{client_id}/comparison."""
 
-    lang: Lang = _lang_field()
+    lang: Lang = lang_field()
 
     features: str | None = Field(
         None,
@@ -517,7 +176,7 @@ class ComparisonQuery(GroupFilters):
 class BivariateQuery(GroupFilters):
     """Query of GET /clients/{client_id}/bivariate."""
 
-    lang: Lang = _lang_field()
+    lang: Lang = lang_field()
 
     x: str = Field(description="comparison feature on the horizontal axis", max_length=100)
     y: str = Field(description="comparison feature on the vertical axis", max_length=100)
@@ -528,7 +187,7 @@ class SimilarQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lang: Lang = _lang_field()
+    lang: Lang = lang_field()
     k: int = Field(
         DEFAULT_SIMILAR_K,
         ge=MIN_SIMILAR_K,
@@ -550,20 +209,6 @@ class GroupSummary(BaseModel):
     size: int = Field(description="reference clients in the group")
     by_class: dict[str, int] = Field(description="repaid / defaulted clients in the group")
     default_rate: float
-
-
-class ClassCounts(BaseModel):
-    """Counts per bin for each class; null = 1 to 4 clients (suppressed)."""
-
-    repaid: list[int | None]
-    defaulted: list[int | None]
-
-
-class MissingCounts(BaseModel):
-    """Clients of each class with no value; null = suppressed."""
-
-    repaid: int | None
-    defaulted: int | None
 
 
 class FeatureComparison(BaseModel):
@@ -694,7 +339,7 @@ def _resolve_group(
 
 def _group(
     index: ReferenceIndex, filters: Mapping[str, str], codes: Mapping[str, int]
-) -> tuple[_GroupStats, GroupSummary]:
+) -> tuple[GroupStats, GroupSummary]:
     """The group's statistics and summary (GroupTooSmallError if it is too small)."""
     stats = index.group_stats(codes)
     if stats.too_small:
@@ -729,20 +374,6 @@ def percentile_rank(sorted_known: npt.NDArray[Any], value: float) -> float | Non
     return round(100.0 * (below + 0.5 * equal) / sorted_known.size, 1)
 
 
-def _class_histogram(
-    codes: npt.NDArray[np.int16], target: IntArray, n_bins: int
-) -> tuple[ClassCounts, MissingCounts]:
-    # Cell 0 of each class holds the missing values, cells 1..n_bins the bins.
-    cells = np.bincount(
-        (codes.astype(np.int64) + 1) + target * (n_bins + 1), minlength=2 * (n_bins + 1)
-    ).reshape(2, n_bins + 1)
-    published = [suppress_small(np.append(row[1:], row[0])) for row in cells]
-    return (
-        ClassCounts(repaid=published[0][:-1], defaulted=published[1][:-1]),
-        MissingCounts(repaid=published[0][-1], defaulted=published[1][-1]),
-    )
-
-
 def _client_values(record: Mapping[str, Any]) -> dict[str, float]:
     """The client's comparison features by name."""
     values = profiles.client_profile(record).tolist()
@@ -751,6 +382,11 @@ def _client_values(record: Mapping[str, Any]) -> dict[str, float]:
 
 def _unit(name: str) -> str:
     return FEATURES_BY_NAME[name].unit
+
+
+def _edge_list(edges: npt.NDArray[np.float64]) -> list[float]:
+    """Bin edges for JSON (edges are always finite: none is left out)."""
+    return [edge for edge in map(round_significant, edges.tolist()) if edge is not None]
 
 
 def compare_client(
@@ -779,7 +415,7 @@ def compare_client(
                 feature=name,
                 label=label_of(name, lang),
                 unit=_unit(name),
-                client_value=_clean(float(value)),
+                client_value=round_significant(float(value)),
                 client_bin=client_bin if client_bin >= 0 else None,
                 percentile=percentile_rank(stats.sorted_values[j], float(value)),
                 bin_edges=_edge_list(bins.edges),
@@ -836,7 +472,7 @@ def bivariate(
             feature=name,
             label=label_of(name, lang),
             unit=_unit(name),
-            client_value=_clean(float(client[name])),
+            client_value=round_significant(float(client[name])),
             bin_edges=_edge_list(index.bins_2d.bins[j].edges),
         )
 
@@ -888,14 +524,16 @@ def similar_clients(
         values = index.reference.values[nearest, index.column[name]]
         values = values[np.isfinite(values)]
         medians[name] = (
-            _round_significant(float(np.median(values))) if values.size >= MIN_CELL_COUNT else None
+            round_significant(float(np.median(values)), MEDIAN_DIGITS)
+            if values.size >= MIN_CELL_COUNT
+            else None
         )
     shares: dict[str, dict[str, float | None]] = {}
     for name, levels in index.reference.group_levels.items():
         codes = index.reference.groups[nearest, index.group_column[name]].astype(np.int64)
         counts = np.bincount(codes[codes >= 0], minlength=len(levels))
         shares[name] = {
-            level: None if 0 < n < MIN_CELL_COUNT else round(n / k, 4)
+            level: None if is_small(n) else round(n / k, 4)
             for level, n in zip(levels, counts.tolist(), strict=True)
         }
     probability = model.score_record(record)
@@ -909,10 +547,7 @@ def similar_clients(
         probability=probability,
         score_bin=score_bin,
         explanation=_gap_sentence(k, rate, probability, score_bin, used, lang),
-        client_values={
-            name: _round_significant(client[name]) if math.isfinite(client[name]) else None
-            for name in medians
-        },
+        client_values={name: round_significant(client[name], MEDIAN_DIGITS) for name in medians},
         factors={name: summary_factor(name) for name in medians},
         k=k,
         n_defaulted=n_defaulted,
@@ -997,194 +632,6 @@ def _gap_sentence(
             f"first), and from {k} clients being a small sample."
         )
     return text
-
-
-# --------------------------------------------------------------------------- new clients
-
-Section = Literal["identity", "family", "employment", "housing", "loan", "income", "scores"]
-
-#: What an advisor reads about a client: (field, section, unit, decimals), in display order.
-#: Fields named like a comparison feature come from :func:`profiles.client_profile` (human
-#: units); the others are raw application fields (texts, Y/N flags as booleans, numbers).
-DETAIL_FIELDS: tuple[tuple[str, Section, str | None, int | None], ...] = (
-    ("AGE_YEARS", "identity", "years", 1),
-    ("CODE_GENDER", "identity", None, None),
-    ("NAME_EDUCATION_TYPE", "identity", None, None),
-    ("NAME_FAMILY_STATUS", "family", None, None),
-    ("CNT_CHILDREN", "family", "count", 0),
-    ("CNT_FAM_MEMBERS", "family", "count", 0),
-    ("NAME_INCOME_TYPE", "employment", None, None),
-    ("OCCUPATION_TYPE", "employment", None, None),
-    ("ORGANIZATION_TYPE", "employment", None, None),
-    ("YEARS_EMPLOYED", "employment", "years", 1),
-    ("NAME_HOUSING_TYPE", "housing", None, None),
-    ("FLAG_OWN_REALTY", "housing", None, None),
-    ("FLAG_OWN_CAR", "housing", None, None),
-    ("OWN_CAR_AGE", "housing", "years", 0),
-    ("REGION_RATING_CLIENT", "housing", "rating", 0),
-    ("NAME_CONTRACT_TYPE", "loan", None, None),
-    ("AMT_CREDIT", "loan", "amount", 2),
-    ("AMT_ANNUITY", "loan", "amount", 2),
-    ("AMT_GOODS_PRICE", "loan", "amount", 2),
-    ("ANNUITY_CREDIT_RATIO", "loan", "ratio", 4),
-    ("NAME_TYPE_SUITE", "loan", None, None),
-    ("AMT_INCOME_TOTAL", "income", "amount", 2),
-    ("CREDIT_INCOME_RATIO", "income", "ratio", 3),
-    ("ANNUITY_INCOME_RATIO", "income", "ratio", 3),
-    ("INCOME_PER_FAMILY_MEMBER", "income", "amount", 2),
-    ("EXT_SOURCE_1", "scores", "score", 3),
-    ("EXT_SOURCE_2", "scores", "score", 3),
-    ("EXT_SOURCE_3", "scores", "score", 3),
-)
-_YES_NO = {"Y": True, "N": False}
-
-
-class ClientField(BaseModel):
-    """One labelled fact about a client, in human units."""
-
-    name: str = Field(description="field or comparison feature name")
-    label: str
-    section: Section
-    value: bool | int | float | str | None = Field(
-        description="in the unit given (years, amount, ratio...); raw text for categories"
-    )
-    unit: str | None = Field(description="years, amount, ratio, ...; null for texts")
-    text: str = Field(description="the value written for people, in the requested language")
-
-
-class ClientDetails(BaseModel):
-    """What an advisor needs to know about a new client (not the 120 raw fields)."""
-
-    client_id: int
-    lang: Lang
-    groups: dict[str, str | None] = Field(
-        description="the client's level on each comparison group dimension"
-    )
-    fields: list[ClientField]
-
-
-class ClientQuery(BaseModel):
-    """Query of GET /clients/{client_id}."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    lang: Lang = _lang_field()
-
-
-class ClientListQuery(BaseModel):
-    """Query of GET /clients."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    limit: int = Field(20, ge=1, le=100, description="clients per page")
-    cursor: int | None = Field(
-        None, ge=0, description="`next_cursor` of the previous page (omit for the first)"
-    )
-    q: str | None = Field(
-        None,
-        min_length=1,
-        max_length=100,
-        description="search: every word must match; a word of digits matches the start of "
-        "the client id, any other word a part (case-insensitive) of the contract type, income "
-        "type, education or occupation. E.g. `10001`, `pensioner`, `revolving 1002`",
-    )
-
-
-class ClientSummary(BaseModel):
-    """A line of the client list."""
-
-    client_id: int
-    contract_type: str | None
-    income_type: str | None
-    gender: str | None
-    age_years: float | None
-    income: float | None
-    credit: float | None
-
-
-class ClientPage(BaseModel):
-    """A page of new clients; follow ``next_cursor`` until it is null."""
-
-    clients: list[ClientSummary]
-    next_cursor: int | None
-    limit: int
-    q: str | None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def client_page(store: Store, query: ClientListQuery) -> ClientPage:
-    """A page of new clients of the store (GET /clients)."""
-    rows, next_cursor = store.list_clients(query.limit, query.cursor, query.q)
-    clients = []
-    for client_id, summary in rows:
-        days_birth = _number(summary.get("DAYS_BIRTH"))
-        clients.append(
-            ClientSummary(
-                client_id=client_id,
-                contract_type=_text(summary.get("NAME_CONTRACT_TYPE")),
-                income_type=_text(summary.get("NAME_INCOME_TYPE")),
-                gender=_text(summary.get("CODE_GENDER")),
-                age_years=None
-                if days_birth is None
-                else round(-days_birth / profiles.DAYS_PER_YEAR, 1),
-                income=_number(summary.get("AMT_INCOME_TOTAL")),
-                credit=_number(summary.get("AMT_CREDIT")),
-            )
-        )
-    return ClientPage(clients=clients, next_cursor=next_cursor, limit=query.limit, q=query.q)
-
-
-def describe_client(
-    client_id: int, record: Mapping[str, Any], lang: Lang = DEFAULT_LANG
-) -> ClientDetails:
-    """The labelled, human-unit description of one raw application."""
-    profile = dict(
-        zip(profiles.FEATURE_NAMES, profiles.client_profile(record).tolist(), strict=True)
-    )
-    fields = []
-    for name, section, unit, decimals in DETAIL_FIELDS:
-        value: bool | int | float | str | None
-        # Raw fields as given (exact amounts); derived ones from the profile (human units).
-        raw = record.get(name) if name in record or name not in profile else profile[name]
-        if name.startswith("FLAG_OWN_"):
-            value = _YES_NO.get(raw) if isinstance(raw, str) else None
-        elif unit is None:
-            value = _text(raw)
-        else:
-            number = _number(raw)
-            if number is None or decimals is None:
-                value = number
-            elif decimals == 0:
-                value = round(number)
-            else:
-                value = round(number, decimals)
-        fields.append(
-            ClientField(
-                name=name,
-                label=label_of(name, lang),
-                section=section,
-                value=value,
-                unit=unit,
-                text=value_text(name, record, raw, lang),
-            )
-        )
-    return ClientDetails(
-        client_id=client_id, lang=lang, groups=profiles.client_groups(record), fields=fields
-    )
-
-
-def client_details(store: Store, client_id: int, query: ClientQuery) -> ClientDetails:
-    """GET /clients/{client_id}."""
-    return describe_client(client_id, store.get_client(client_id), query.lang)
 
 
 # --------------------------------------------------------------------------- entry points

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from creditscore_common import service
+from creditscore_common.schemas import DecisionRecord
 
 if TYPE_CHECKING:
     from creditscore_common.service import ModelProvider
@@ -34,21 +35,6 @@ class DecisionRequest(BaseModel):
 
     decision: Literal["accept", "refuse"] = Field(description="the advisor's decision")
     comment: str = Field("", max_length=MAX_COMMENT_LENGTH, description="why (optional)")
-
-
-class DecisionRecord(BaseModel):
-    """One recorded decision, with the score it was made against."""
-
-    model_config = ConfigDict(frozen=True)
-
-    client_id: int
-    decided_at: str = Field(description="ISO 8601 UTC with microseconds, then #uuid (unique)")
-    decision: Literal["accept", "refuse"]
-    comment: str
-    advisor: str = Field(description="authenticated identity of the advisor")
-    probability: float = Field(description="P(default) when the decision was recorded")
-    threshold: float = Field(description="decision threshold of that model version")
-    model_version: str
 
 
 class DecisionList(BaseModel):

@@ -54,6 +54,13 @@ class ModelUnavailableError(CreditScoreError):
     code = "model_unavailable"
 
 
+class ExplanationError(CreditScoreError):
+    """An explanation failed a consistency check (a bug: logged, answered with 500)."""
+
+    status_code = 500
+    code = "explanation_failed"
+
+
 class DriftSummaryNotFoundError(CreditScoreError, LookupError):
     """No drift summary has been published to the store yet."""
 

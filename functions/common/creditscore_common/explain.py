@@ -8,6 +8,7 @@
 - Refusal reasons: the features that raise the risk most, in order (adverse-action style).
 - Model card and global importance, from the model version's own files.
 
+The words of every sentence and of the model card are in :mod:`creditscore_common.wording`.
 No FastAPI here: routes in ``functions/explain/app.py`` parse, call one function, return.
 """
 
@@ -25,9 +26,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from creditscore_common.errors import CreditScoreError, ModelUnavailableError
+from creditscore_common import wording
+from creditscore_common.errors import ExplanationError, ModelUnavailableError
 from creditscore_common.factors import Factor, factors, feature_factors, member_of
-from creditscore_common.features import FeatureSpec, transform_record
+from creditscore_common.features import FeatureSpec, transform_record_features
 from creditscore_common.labels import (
     Label,
     Lang,
@@ -35,22 +37,16 @@ from creditscore_common.labels import (
     feature_labels,
     format_derived_value,
     format_percent,
-    format_points,
     format_value,
     is_missing,
-    level_text,
 )
-from creditscore_common.model import (
-    IMPORTANCE_FILE,
-    MODEL_FILE,
-    Band,
-    ScoringModel,
-    sha256_bytes,
-)
+from creditscore_common.model import Band, ScoringModel
+from creditscore_common.provider import ModelProvider
 from creditscore_common.schemas import BorderlineInterval
-from creditscore_common.service import ModelProvider
 from creditscore_common.store import Store
 from creditscore_common.treeshap import LightGBMLibraryError, TreeShapBooster
+from creditscore_common.version import IMPORTANCE_FILE, MODEL_FILE, ModelIntegrityError
+from creditscore_common.wording import Direction
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +57,8 @@ OTHER_FEATURES: Final = "OTHER_FEATURES"
 BASE_VALUE_FEATURE: Final = "BASE_VALUE"
 #: At most this many declared values are quoted for one factor.
 MAX_QUOTED: Final = 3
-POINTS_METHOD: Final = (
-    "points = 100 * contribution * (probability - base_probability) / sum(contributions): "
-    "each effect keeps its share of the log-odds and the points add up exactly to the "
-    "change in probability from the reference average"
-)
-CONVERSION: Final = (
-    "probability = 1 / (1 + exp(-(base_value + sum(contributions)))); contributions and "
-    "base_value are in log-odds of default; a positive contribution raises the risk"
-)
-EXPLANATION_METHOD: Final = (
-    "exact TreeSHAP (LightGBM C library, C_API_PREDICT_CONTRIB) on the native booster "
-    "model.txt; probability from the ONNX model, as on the score route"
-)
 
-Direction = Literal["raises", "lowers", "neutral"]
 FeatureKind = Literal["raw", "flag", "domain", "level", "other", "base"]
-
-
-class ExplanationError(CreditScoreError):
-    """An explanation failed a consistency check (a bug: logged, answered with 500)."""
-
-    status_code = 500
-    code = "explanation_failed"
 
 
 # ============================================================================ response models
@@ -202,17 +177,16 @@ class ModelCard(BaseModel):
     leakage_alarm: bool | None
     onnx_parity: dict[str, Any] | None
     borderline: dict[str, Any] | None = Field(
-        None,
-        description="the interval around the threshold where files are to be examined"
+        None, description="the interval around the threshold where files are to be examined"
     )
     ablations: dict[str, Any] | None = Field(
         None,
         description="cross-validated AUC and cost of the served model, with gender as an "
-        "input, and without monotone constraints (same folds): what each choice costs"
+        "input, and without monotone constraints (same folds): what each choice costs",
     )
     monotone_constraints: dict[str, int] = Field(
         default_factory=dict,
-        description="feature -> +1 (never lowers the risk when it grows) or -1"
+        description="feature -> +1 (never lowers the risk when it grows) or -1",
     )
     explanation_method: str
     intended_use: list[str]
@@ -248,21 +222,16 @@ class GlobalImportance(BaseModel):
 
 
 def _verified_file(model: ScoringModel, name: str) -> bytes:
-    """A file of the model version, checked against the sha256 in its metadata."""
-    expected = model.metadata.get("sha256", {}).get(name)
+    """A file of the model version, checked against its recorded sha256 (503 if it fails)."""
     try:
-        data = (model.folder / name).read_bytes()
+        return model.read_file(name)
+    except ModelIntegrityError as error:
+        log.error("model %s refused: %s", model.version, error)
+        raise ModelUnavailableError(
+            f"model {model.version}: {name} failed its integrity check"
+        ) from error
     except OSError as error:
         raise ModelUnavailableError(f"model {model.version}: cannot read {name}") from error
-    if expected is None or sha256_bytes(data) != expected:
-        log.error("model %s: %s does not match its recorded sha256", model.version, name)
-        raise ModelUnavailableError(f"model {model.version}: {name} failed its integrity check")
-    return data
-
-
-def _numeric_only(spec: FeatureSpec) -> FeatureSpec:
-    """The same transform without clipping or one-hot: the derived values as computed."""
-    return FeatureSpec(spec.numeric_columns, (), {}, {})
 
 
 @dataclass(frozen=True)
@@ -274,7 +243,6 @@ class ModelExplainer:
     spec: FeatureSpec
     origin: Mapping[str, Mapping[str, str]]
     labels: Mapping[str, Label]
-    derived_spec: FeatureSpec
     factor_of: Mapping[str, str]
     #: Factor key -> indices of its features in model order.
     factor_members: Mapping[str, tuple[int, ...]]
@@ -307,22 +275,15 @@ class ModelExplainer:
             spec=model.spec,
             origin=model.spec.feature_origin(),
             labels=feature_labels(model.spec),
-            derived_spec=_numeric_only(model.spec),
             factor_of=factor_of,
             factor_members={k: tuple(v) for k, v in members.items() if v},
         )
 
-    def shap(self, application: Mapping[str, Any]) -> tuple[npt.NDArray[np.float64], float, float]:
-        """(contributions per feature, base value, raw log-odds) for one raw application."""
-        row = transform_record(self.spec, application)
+    def shap(self, row: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float64], float, float]:
+        """(contributions per feature, base value, raw log-odds) for one transformed row."""
         contributions = self.booster.contributions(row)[0]
         log_odds = float(self.booster.raw_scores(row)[0])
         return contributions[:-1], float(contributions[-1]), log_odds
-
-    def derived_values(self, application: Mapping[str, Any]) -> dict[str, float]:
-        """Numeric features (raw, flag, domain) as computed from the raw values, unclipped."""
-        row = transform_record(self.derived_spec, application)[0]
-        return dict(zip(self.derived_spec.numeric_features, row.tolist(), strict=True))
 
 
 _explainers: dict[tuple[str, str], ModelExplainer] = {}
@@ -364,132 +325,42 @@ def warm_up(provider: Callable[[], ModelProvider]) -> None:
         log.warning("warm-up could not load the explainer: %s", error)
 
 
-# ============================================================================ sentences
-
-
-def _direction(contribution: float) -> Direction:
-    if contribution > 0:
-        return "raises"
-    if contribution < 0:
-        return "lowers"
-    return "neutral"
-
-
-_VERBS: dict[tuple[Lang, Direction, bool], str] = {
-    ("fr", "raises", False): "augmente le risque de défaut",
-    ("fr", "lowers", False): "diminue le risque de défaut",
-    ("fr", "neutral", False): "est sans effet sur le risque de défaut",
-    ("fr", "raises", True): "augmentent le risque de défaut",
-    ("fr", "lowers", True): "diminuent le risque de défaut",
-    ("fr", "neutral", True): "sont sans effet sur le risque de défaut",
-    ("en", "raises", False): "raises the risk of default",
-    ("en", "lowers", False): "lowers the risk of default",
-    ("en", "neutral", False): "has no effect on the risk of default",
-    ("en", "raises", True): "raise the risk of default",
-    ("en", "lowers", True): "lower the risk of default",
-    ("en", "neutral", True): "have no effect on the risk of default",
-}
-
-
-def _by_points(points: float, direction: Direction, lang: Lang) -> str:
-    """The effect's size after its verb, e.g. " by 3.2 points" (none when neutral)."""
-    if direction == "neutral":
-        return ""
-    return (
-        f" de {format_points(points, lang)}"
-        if lang == "fr"
-        else f" by {format_points(points, lang)}"
-    )
-
-
-def _sentence(
-    subject: str,
-    value: str | None,
-    direction: Direction,
-    lang: Lang,
-    points: float | None = None,
-    plural: bool = False,
-) -> str:
-    shown = f" ({value})" if value is not None else ""
-    by = "" if points is None else _by_points(points, direction, lang)
-    return f"{subject}{shown} {_VERBS[(lang, direction, plural)]}{by}."
-
-
-def _level_value(client_level: str, feature_level: str, lang: Lang) -> str:
-    """The client's level of a column, and the level the feature is about if different."""
-    if client_level == level_text(feature_level, lang):
-        return client_level
-    other = level_text(feature_level, lang)
-    return f"{client_level}, et non {other}" if lang == "fr" else f"{client_level}, not {other}"
+# ============================================================================ building blocks
 
 
 def _other_item(
     contribution: float, points: float, n_other: int, lang: Lang
 ) -> FeatureContribution:
-    direction = _direction(contribution)
-    if lang == "fr":
-        label = f"Autres caractéristiques ({n_other})"
-        sentence = f"Les {n_other} autres caractéristiques, ensemble, "
-    else:
-        label = f"Other features ({n_other})"
-        sentence = f"The {n_other} other features together "
+    direction = wording.direction_of(contribution)
     return FeatureContribution(
         feature=OTHER_FEATURES,
         kind="other",
         column=None,
-        label=label,
+        label=wording.other_features_label(n_other, lang),
         value=None,
         raw_value=None,
         contribution=contribution,
         points=points,
         factor=None,
         direction=direction,
-        sentence=sentence
-        + _VERBS[(lang, direction, True)]
-        + _by_points(points, direction, lang)
-        + ".",
+        sentence=wording.other_features_sentence(n_other, direction, points, lang),
     )
 
 
 def _base_reason(base_value: float, threshold: float, lang: Lang) -> FactorContribution:
     """The reason left when no factor raises the risk: the reference average itself."""
     base = format_percent(_sigmoid(base_value), lang)
-    limit = format_percent(threshold, lang)
-    if lang == "fr":
-        label = "Risque moyen des clients de référence"
-        sentence = (
-            f"Le risque moyen des clients de référence ({base}) atteint déjà le seuil ({limit})."
-        )
-    else:
-        label = "Average risk of reference clients"
-        sentence = (
-            f"The average risk of reference clients ({base}) already reaches the threshold "
-            f"({limit})."
-        )
     return FactorContribution(
         factor=BASE_VALUE_FEATURE.lower(),
-        label=label,
+        label=wording.base_reason_label(lang),
         contribution=base_value,
         points=0.0,
         direction="raises",
         values=[],
         value=base,
-        sentence=sentence,
+        sentence=wording.base_reason_sentence(base, format_percent(threshold, lang), lang),
         features=[],
     )
-
-
-def _summary(probability: float, threshold: float, refused: bool, band: Band, lang: Lang) -> str:
-    p, t = format_percent(probability, lang), format_percent(threshold, lang)
-    if lang == "fr":
-        verdict = "crédit refusé" if refused else "crédit accordé"
-        if band == "borderline":
-            verdict = f"dossier à examiner, trop proche du seuil pour trancher ({verdict} au score)"
-        return f"Probabilité de défaut {p} pour un seuil de {t} : {verdict}."
-    verdict = "loan refused" if refused else "loan granted"
-    if band == "borderline":
-        verdict = f"to be examined, too close to the threshold to decide ({verdict} on the score)"
-    return f"Probability of default {p} against a threshold of {t}: {verdict}."
 
 
 def _sigmoid(log_odds: float) -> float:
@@ -528,7 +399,7 @@ def _feature_item(
     kind = origin["kind"]
     column: str | None = origin["column"]
     label = explainer.labels[feature]
-    direction = _direction(contribution)
+    direction = wording.direction_of(contribution)
     raw_value: float | str | None
     if kind == "level":
         level_column = origin["column"]
@@ -538,18 +409,18 @@ def _feature_item(
         # The column's label, not the level's: "Contract type (Revolving loans, not Cash
         # loans)" says what the client has and which level the model weighed.
         subject = column_label(level_column).text(lang)
-        shown = _level_value(value, origin["level"], lang)
-        sentence = _sentence(subject, shown, direction, lang)
+        shown = wording.level_value(value, origin["level"], lang)
+        sentence = wording.effect_sentence(subject, shown, direction, lang)
     elif kind == "raw":
         raw = application.get(feature)
         raw_value = None if is_missing(raw) else raw
         value = format_value(feature, raw_value, lang)
-        sentence = _sentence(label.text(lang), value, direction, lang)
+        sentence = wording.effect_sentence(label.text(lang), value, direction, lang)
     else:  # domain features and the employment flag: computed from the raw values
         number = derived.get(feature, math.nan)
         raw_value = None if is_missing(number) else number
         value = format_derived_value(feature, raw_value, lang)
-        sentence = _sentence(label.text(lang), value, direction, lang)
+        sentence = wording.effect_sentence(label.text(lang), value, direction, lang)
         column = None if kind == "domain" else column
     return FeatureContribution(
         feature=feature,
@@ -612,14 +483,12 @@ def _factor_items(
     for key, members in explainer.factor_members.items():
         factor = table[key]
         contribution = math.fsum(float(contributions[j]) for j in members)
-        direction = _direction(contribution)
+        direction = wording.direction_of(contribution)
         points = contribution * scale
         values = _quoted_values(explainer, factor, contributions, application, lang)
-        joint = "\u00a0; " if lang == "fr" else "; "
-        if len(values) == 1 and values[0].label.lower() == factor.label(lang).lower():
-            value: str | None = values[0].value  # "Âge (61 ans)", not "Âge (Âge : 61 ans)"
-        else:
-            value = joint.join(f"{v.label}{_colon(lang)}{v.value}" for v in values) or None
+        value = wording.quoted_values(
+            factor.label(lang), [(v.label, v.value) for v in values], lang
+        )
         items.append(
             FactorContribution(
                 factor=key,
@@ -629,7 +498,7 @@ def _factor_items(
                 direction=direction,
                 values=values,
                 value=value,
-                sentence=_sentence(
+                sentence=wording.effect_sentence(
                     factor.label(lang), value, direction, lang, points, factor.plural(lang)
                 ),
                 features=[explainer.spec.features[j] for j in members],
@@ -637,10 +506,6 @@ def _factor_items(
         )
     items.sort(key=lambda item: -abs(item.contribution))
     return items
-
-
-def _colon(lang: Lang) -> str:
-    return "\u00a0: " if lang == "fr" else ": "
 
 
 def explain(
@@ -652,21 +517,23 @@ def explain(
 ) -> Explanation:
     """Explain one raw application under ``model``: factors, reasons, contributions."""
     explainer = explainer_for(model)
-    contributions, base_value, log_odds = explainer.shap(application)
+    # Transformed once: TreeSHAP, the ONNX probability and the values shown all read it.
+    transformed = transform_record_features(model.spec, application)
+    contributions, base_value, log_odds = explainer.shap(transformed.row)
     total = math.fsum(contributions.tolist())
     gap = abs(base_value + total - log_odds)
     if not gap <= ADDITIVITY_TOLERANCE:
         log.error("model %s: additivity gap %.3g", model.version, gap)
         raise ExplanationError(f"contributions do not add up to the score (gap {gap:.3g})")
     # The probability and decision the score route gives for the same application.
-    probability = model.score_record(application)
+    probability = model.score_row(transformed.row)
     decision = model.decide(probability)
     band = model.band(probability)
     base_probability = _sigmoid(base_value)
     scale = points_scale(probability, base_probability, total)
 
     features = explainer.spec.features
-    derived = explainer.derived_values(application)
+    derived = transformed.numeric_values(model.spec)
     # Largest effect first; ties keep the model's feature order.
     order = sorted(range(len(features)), key=lambda j: -abs(float(contributions[j])))
     listed = order if top is None or top >= len(order) else order[:top]
@@ -699,15 +566,15 @@ def explain(
         decision=decision,
         band=band,
         borderline=BorderlineInterval(lower=lower, upper=upper),
-        summary=_summary(probability, model.threshold, decision == "refuse", band, lang),
+        summary=wording.summary(probability, model.threshold, decision == "refuse", band, lang),
         log_odds=log_odds,
         base_value=base_value,
         base_probability=base_probability,
         contributions_sum=listed_sum,
         additivity_gap=abs(base_value + listed_sum - log_odds),
         probability_from_log_odds=_sigmoid(log_odds),
-        conversion=CONVERSION,
-        points_method=POINTS_METHOD,
+        conversion=wording.CONVERSION,
+        points_method=wording.POINTS_METHOD,
         points_total=100.0 * (probability - base_probability),
         n_features=len(features),
         top=top,
@@ -734,75 +601,6 @@ def explain_client(
 
 # ============================================================================ model card
 
-_INTENDED_USE: dict[Lang, list[str]] = {
-    "fr": [
-        "Aide à la décision pour les conseillers clientèle de Prêt à dépenser qui instruisent "
-        "une demande de crédit à la consommation : probabilité de défaut, décision suggérée "
-        "et ses raisons.",
-        "Le conseiller décide : chaque refus, et chaque dossier proche du seuil, demande une "
-        "revue humaine avec le client ; le modèle ne décide jamais seul.",
-        "Seuil choisi pour un coût d'un défaut accordé {cost_fn} fois celui d'un bon client "
-        "refusé ({cost_fn}:{cost_fp}) ; si ces coûts changent, le seuil doit être recalculé.",
-    ],
-    "en": [
-        "Decision support for Prêt à dépenser's customer advisors handling a consumer loan "
-        "application: default probability, suggested decision and its reasons.",
-        "The advisor decides: every refusal, and every case close to the threshold, needs a "
-        "human review with the client; the model never decides alone.",
-        "Threshold chosen for a granted default costing {cost_fn} times a refused good "
-        "client ({cost_fn}:{cost_fp}); if those costs change, the threshold must be recomputed.",
-    ],
-}
-
-_KNOWN_LIMITS: dict[Lang, list[str]] = {
-    "fr": [
-        "Données d'entraînement : la table application de Home Credit (Kaggle) ou des "
-        "clients synthétiques générés à partir de son schéma ; le modèle n'est validé pour "
-        "aucune autre population (autre pays, autre produit, clientèle propre de la banque).",
-        "Performances mesurées par validation croisée sur ces mêmes données, sans test "
-        "hors période : elles surestiment probablement la performance en production.",
-        "Dérive : surveiller la distribution des variables (rapport de dérive) et le taux de "
-        "défaut observé ; réentraîner quand ils s'écartent de la référence. Les scores "
-        "externes (EXT_SOURCE_*), d'origine inconnue, pèsent le plus : un changement chez "
-        "leur fournisseur change les décisions sans bruit.",
-        "Équité : le genre (CODE_GENDER) n'est jamais une entrée du modèle ni une raison "
-        "(lu seulement pour mesurer l'équité) ; ce que ce choix coûte est mesuré à "
-        "l'entraînement (ablations). L'âge et la situation familiale restent des entrées : "
-        "vérifier les taux de refus par groupe avant tout usage réel.",
-        "Probabilités calibrées sur le taux de défaut d'entraînement : un autre taux de "
-        "base les décale.",
-        "Les effets (TreeSHAP, regroupés par facteur et donnés en points de probabilité) "
-        "décrivent le modèle, pas des causes : "
-        "des variables corrélées se partagent l'effet, et modifier une variable ne garantit "
-        "pas l'effet affiché.",
-    ],
-    "en": [
-        "Training data: Home Credit's application table (Kaggle) or synthetic clients "
-        "generated from its schema; the model is not validated for any other population "
-        "(another country, another product, the bank's own clients).",
-        "Metrics are cross-validated on that same data, with no out-of-time test: they "
-        "likely overstate performance in production.",
-        "Drift: watch the input distributions (drift report) and the observed default rate; "
-        "retrain when they move away from the reference. External scores (EXT_SOURCE_*), "
-        "of unknown origin, weigh the most: a change at their provider silently changes "
-        "the decisions.",
-        "Fairness: gender (CODE_GENDER) is never a model input nor a reason (it is read "
-        "only to measure fairness); what leaving it out costs is measured at training "
-        "(ablations). Age and family status are still inputs: check refusal rates by "
-        "group before any real use.",
-        "Probabilities are calibrated on the training default rate: a different base rate "
-        "shifts them.",
-        "Effects (TreeSHAP, grouped by factor and given in probability points) describe the "
-        "model, not causes: correlated "
-        "features share an effect, and changing one feature need not have the shown effect.",
-    ],
-}
-
-
-def _cost_text(value: Any) -> str:
-    number = float(value) if value is not None else math.nan
-    return f"{number:g}" if math.isfinite(number) else "?"
-
 
 def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
     """The active model version's card: data, metrics, threshold, use and limits."""
@@ -810,7 +608,6 @@ def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
     meta = model.metadata
     data = meta.get("training_data") or {}
     chosen = meta.get("chosen") or {}
-    costs = {"cost_fn": _cost_text(meta.get("cost_fn")), "cost_fp": _cost_text(meta.get("cost_fp"))}
     return ModelCard(
         model_version=model.version,
         created_at=meta.get("created_at"),
@@ -820,12 +617,7 @@ def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
         threshold=model.threshold,
         cost_fn=meta.get("cost_fn"),
         cost_fp=meta.get("cost_fp"),
-        training_data=TrainingData(
-            file=data.get("file"),
-            sha256=data.get("sha256"),
-            n_clients=data.get("n_clients"),
-            default_rate=data.get("default_rate"),
-        ),
+        training_data=TrainingData(**{name: data.get(name) for name in TrainingData.model_fields}),
         metrics=dict(meta.get("metrics") or {}),
         comparison=list(meta.get("comparison") or []),
         # The search trials and LightGBM parameters stay in MLflow: the card names the choice.
@@ -836,9 +628,9 @@ def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
         borderline=meta.get("borderline"),
         ablations=meta.get("ablations"),
         monotone_constraints=dict(meta.get("monotone_constraints") or {}),
-        explanation_method=EXPLANATION_METHOD,
-        intended_use=[text.format(**costs) for text in _INTENDED_USE[lang]],
-        known_limits=list(_KNOWN_LIMITS[lang]),
+        explanation_method=wording.EXPLANATION_METHOD,
+        intended_use=wording.intended_use(lang, meta.get("cost_fn"), meta.get("cost_fp")),
+        known_limits=wording.known_limits(lang),
     )
 
 

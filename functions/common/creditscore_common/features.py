@@ -8,8 +8,10 @@ but the spec and raw application fields.
 Steps, in order:
 
 1. Clean: ``DAYS_EMPLOYED == 365243`` (no employment) becomes missing, with a 0/1 flag.
-2. Domain features from the raw values: credit/income, annuity/income, annuity/credit,
-   employed/age, income per family member, credit/goods price and EXT_SOURCE aggregates.
+2. Domain (derived) features from the raw values: credit/income, annuity/income,
+   annuity/credit, employed/age, income per family member, credit/goods price and EXT_SOURCE
+   aggregates. The spec records which ones, in which order (``derived_features``), so that a
+   version keeps computing its own list when the code learns a new one.
 3. Numbers (raw and domain) are flattened at the quantiles learned on training data.
 4. Categories become one 0/1 column per level seen in training; a missing or unseen level
    gives zeros on all of them, so nothing a client sends can break the transform.
@@ -22,9 +24,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +36,9 @@ from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
 FloatArray = npt.NDArray[np.float64]
 #: Raw columns as arrays (numbers as float, categories as objects), or scalars for one record.
 RawColumns = Mapping[str, Any]
+
+#: DAYS_* fields count days before the application; this many make a year.
+DAYS_PER_YEAR = 365.25
 
 EMPLOYMENT_ANOMALY_FEATURE = "DAYS_EMPLOYED_ANOMALY"
 EXT_SOURCES = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
@@ -54,7 +59,31 @@ EXT_SOURCE_FEATURES = (
     "EXT_SOURCE_PRODUCT",
     "EXT_SOURCE_MISSING_COUNT",
 )
-DOMAIN_FEATURES = (*RATIO_FEATURES, *EXT_SOURCE_FEATURES)
+
+
+def domain_features() -> tuple[str, ...]:
+    """The derived features this code computes, in the order a newly fitted spec lists them."""
+    return (*RATIO_FEATURES, *EXT_SOURCE_FEATURES)
+
+
+#: :func:`domain_features` as the code stands (a spec records its own list: ``derived_features``).
+DOMAIN_FEATURES = domain_features()
+#: The derived features of every version fitted before the spec recorded its own list:
+#: written out, not computed, so that adding a feature to the code leaves them as they were.
+LEGACY_DERIVED_FEATURES: tuple[str, ...] = (
+    "CREDIT_INCOME_RATIO",
+    "ANNUITY_INCOME_RATIO",
+    "ANNUITY_CREDIT_RATIO",
+    "EMPLOYED_AGE_RATIO",
+    "INCOME_PER_FAMILY_MEMBER",
+    "CREDIT_GOODS_RATIO",
+    "EXT_SOURCE_MEAN",
+    "EXT_SOURCE_MIN",
+    "EXT_SOURCE_MAX",
+    "EXT_SOURCE_PRODUCT",
+    "EXT_SOURCE_MISSING_COUNT",
+)
+
 
 #: Protected attributes: never a model input (a lender may not decide on them). Training
 #: still reads them from the raw files, for fairness reporting only.
@@ -111,6 +140,8 @@ class FeatureSpec:
     clip_limits: dict[str, tuple[float, float]]
     max_missing_rate: float = DEFAULT_MAX_MISSING_RATE
     clip_quantiles: tuple[float, float] = DEFAULT_CLIP_QUANTILES
+    #: Domain features computed from raw values, in model order (after the anomaly flag).
+    derived_features: tuple[str, ...] = field(default_factory=domain_features)
     _level_index: dict[str, dict[str, int]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -119,6 +150,13 @@ class FeatureSpec:
     )
 
     def __post_init__(self) -> None:
+        unknown = [
+            name
+            for name in self.derived_features
+            if name not in RATIO_FEATURES and name not in EXT_SOURCE_FEATURES
+        ]
+        if unknown:
+            raise ValueError(f"derived feature(s) {unknown} are not computed by this code")
         # Lookups built once, so that transforming one record is a few vector operations.
         for encoded in self.one_hot:
             self._level_index[encoded.column] = {lvl: i for i, lvl in enumerate(encoded.levels)}
@@ -128,7 +166,7 @@ class FeatureSpec:
     @property
     def numeric_features(self) -> tuple[str, ...]:
         """Numeric features in model order: raw kept columns, the anomaly flag, domain ones."""
-        return (*self.numeric_columns, EMPLOYMENT_ANOMALY_FEATURE, *DOMAIN_FEATURES)
+        return (*self.numeric_columns, EMPLOYMENT_ANOMALY_FEATURE, *self.derived_features)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -140,7 +178,8 @@ class FeatureSpec:
     def input_columns(self) -> tuple[str, ...]:
         """Raw columns the transform reads (dropped ones excluded, domain inputs included)."""
         needed = set(self.numeric_columns) | {c.column for c in self.one_hot}
-        needed |= {c for pair in RATIO_FEATURES.values() for c in pair} | set(EXT_SOURCES)
+        for name in self.derived_features:
+            needed |= set(RATIO_FEATURES.get(name, EXT_SOURCES))
         needed.add("DAYS_EMPLOYED")
         return tuple(c for c in load_schema().application_names if c in needed)
 
@@ -150,7 +189,7 @@ class FeatureSpec:
         for name in self.numeric_columns:
             origin[name] = {"column": name, "kind": "raw"}
         origin[EMPLOYMENT_ANOMALY_FEATURE] = {"column": "DAYS_EMPLOYED", "kind": "flag"}
-        for name in DOMAIN_FEATURES:
+        for name in self.derived_features:
             origin[name] = {"column": name, "kind": "domain"}
         for encoded in self.one_hot:
             for level, feature in zip(encoded.levels, encoded.features, strict=True):
@@ -166,6 +205,7 @@ class FeatureSpec:
         return {
             "features": list(self.features),
             "numeric_columns": list(self.numeric_columns),
+            "derived_features": list(self.derived_features),
             "one_hot": [
                 {"column": c.column, "levels": list(c.levels), "features": list(c.features)}
                 for c in self.one_hot
@@ -178,7 +218,11 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> FeatureSpec:
-        """Rebuild a spec from :meth:`to_dict` output; checks the recorded feature order."""
+        """Rebuild a spec from :meth:`to_dict` output; checks the recorded feature order.
+
+        A spec without ``derived_features`` (fitted before it was recorded) gets
+        :data:`LEGACY_DERIVED_FEATURES`, the list the code computed then.
+        """
         spec = cls(
             numeric_columns=tuple(raw["numeric_columns"]),
             one_hot=tuple(
@@ -189,6 +233,7 @@ class FeatureSpec:
             clip_limits={k: (float(v[0]), float(v[1])) for k, v in raw["clip_limits"].items()},
             max_missing_rate=float(raw["max_missing_rate"]),
             clip_quantiles=(float(raw["clip_quantiles"][0]), float(raw["clip_quantiles"][1])),
+            derived_features=tuple(raw.get("derived_features", LEGACY_DERIVED_FEATURES)),
         )
         recorded = raw.get("features")
         if recorded is not None and list(recorded) != list(spec.features):
@@ -278,21 +323,32 @@ def _numeric_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> Float
         col += 1
     out[:, col] = anomaly.astype(np.float64)
     col += 1
-    for numerator, denominator in RATIO_FEATURES.values():
-        out[:, col] = safe_ratio(value(numerator), value(denominator))
+    ext: dict[str, FloatArray] = {}
+    for name in spec.derived_features:
+        if name in RATIO_FEATURES:
+            numerator, denominator = RATIO_FEATURES[name]
+            out[:, col] = safe_ratio(value(numerator), value(denominator))
+        else:
+            ext = ext or _ext_source_features(raw)
+            out[:, col] = ext[name]
         col += 1
+    return out
 
+
+def _ext_source_features(raw: Callable[[str], FloatArray]) -> dict[str, FloatArray]:
+    """The EXT_SOURCE aggregates (:data:`EXT_SOURCE_FEATURES`) of raw columns."""
     ext = np.column_stack([raw(name) for name in EXT_SOURCES])
     known = np.isfinite(ext)
     n_known = known.sum(axis=1)
     has_any = n_known > 0
     filled_sum = np.where(known, ext, 0.0).sum(axis=1)
-    out[:, col] = safe_ratio(filled_sum, n_known.astype(np.float64))
-    out[:, col + 1] = np.where(has_any, np.where(known, ext, np.inf).min(axis=1), np.nan)
-    out[:, col + 2] = np.where(has_any, np.where(known, ext, -np.inf).max(axis=1), np.nan)
-    out[:, col + 3] = np.where(has_any, np.where(known, ext, 1.0).prod(axis=1), np.nan)
-    out[:, col + 4] = (len(EXT_SOURCES) - n_known).astype(np.float64)
-    return out
+    return {
+        "EXT_SOURCE_MEAN": safe_ratio(filled_sum, n_known.astype(np.float64)),
+        "EXT_SOURCE_MIN": np.where(has_any, np.where(known, ext, np.inf).min(axis=1), np.nan),
+        "EXT_SOURCE_MAX": np.where(has_any, np.where(known, ext, -np.inf).max(axis=1), np.nan),
+        "EXT_SOURCE_PRODUCT": np.where(has_any, np.where(known, ext, 1.0).prod(axis=1), np.nan),
+        "EXT_SOURCE_MISSING_COUNT": (len(EXT_SOURCES) - n_known).astype(np.float64),
+    }
 
 
 def _one_hot_block(spec: FeatureSpec, columns: RawColumns, n_rows: int) -> FloatArray:
@@ -327,16 +383,48 @@ def transform_batch(
     if n_rows is None:
         n_rows = count_rows(columns)
     numeric = _numeric_block(spec, columns, n_rows)
+    return _model_matrix(spec, numeric, columns, n_rows)
+
+
+def _model_matrix(
+    spec: FeatureSpec, numeric: FloatArray, columns: RawColumns, n_rows: int
+) -> npt.NDArray[np.float32]:
+    """Clip the numeric block (in place) and append the one-hot block: the model's input."""
     lower, upper = spec._clip_bounds
     np.clip(numeric, lower, upper, out=numeric)  # NaN stays NaN: missing is not an outlier
     matrix = np.hstack([numeric, _one_hot_block(spec, columns, n_rows)])
     return matrix.astype(np.float32)
 
 
+def _record_columns(record: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
+    return {name: _one_value(value) for name, value in record.items()}
+
+
 def transform_record(spec: FeatureSpec, record: Mapping[str, Any]) -> npt.NDArray[np.float32]:
     """Transform one raw application (field -> value, any may be absent): shape (1, n)."""
-    columns = {name: _one_value(value) for name, value in record.items()}
-    return transform_batch(spec, columns, n_rows=1)
+    return transform_batch(spec, _record_columns(record), n_rows=1)
+
+
+class RecordFeatures(NamedTuple):
+    """One application transformed once: what the model reads, and the values before clipping."""
+
+    #: The model's input row, shape (1, n_features): :func:`transform_record`'s answer.
+    row: npt.NDArray[np.float32]
+    #: The numeric features (raw, flag, domain) as computed from the raw values, before
+    #: clipping, in :attr:`FeatureSpec.numeric_features` order (float32, as the row).
+    unclipped: npt.NDArray[np.float32]
+
+    def numeric_values(self, spec: FeatureSpec) -> dict[str, float]:
+        """Numeric feature -> its unclipped value (what an advisor reads)."""
+        return dict(zip(spec.numeric_features, self.unclipped.tolist(), strict=True))
+
+
+def transform_record_features(spec: FeatureSpec, record: Mapping[str, Any]) -> RecordFeatures:
+    """:func:`transform_record`, keeping the numeric features before clipping too."""
+    columns = _record_columns(record)
+    numeric = _numeric_block(spec, columns, 1)
+    unclipped = numeric[0].astype(np.float32)
+    return RecordFeatures(_model_matrix(spec, numeric, columns, 1), unclipped)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -415,7 +503,10 @@ def fit_feature_spec(
                 continue
             numeric_columns.append(name)
 
-    unclipped = FeatureSpec(tuple(numeric_columns), tuple(one_hot), dropped, {})
+    derived = domain_features()
+    unclipped = FeatureSpec(
+        tuple(numeric_columns), tuple(one_hot), dropped, {}, derived_features=derived
+    )
     n_rows = count_rows(columns)
     numeric = _numeric_block(unclipped, columns, n_rows)
     clip_limits: dict[str, tuple[float, float]] = {}
@@ -432,4 +523,5 @@ def fit_feature_spec(
         clip_limits=clip_limits,
         max_missing_rate=max_missing_rate,
         clip_quantiles=clip_quantiles,
+        derived_features=derived,
     )

@@ -27,6 +27,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from creditscore_common.features import (
+    DAYS_PER_YEAR,
     EMPLOYMENT_ANOMALY_FEATURE,
     EXT_SOURCE_FEATURES,
     RATIO_FEATURES,
@@ -37,7 +38,6 @@ from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
 Lang = Literal["fr", "en"]
 LANGUAGES: Final[tuple[Lang, ...]] = ("fr", "en")
 DEFAULT_LANG: Final[Lang] = "fr"
-DAYS_PER_YEAR: Final = 365.25
 DICTIONARY_FILE: Final = "resources/HomeCredit_columns_description.csv"
 
 

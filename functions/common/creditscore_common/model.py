@@ -1,14 +1,13 @@
-"""Model runtime: a verified model version folder and its ONNX Runtime session.
+"""Model runtime: a model version's ONNX Runtime session and its decision rule.
 
-A version folder holds ``model.onnx``, ``model.txt``, ``metadata.json`` and statistics;
-metadata carries the sha256 of every other file, and a file whose hash differs is refused.
-The decision threshold and cost weights come from that metadata and from nowhere else.
+A version folder holds ``model.onnx``, ``model.txt``, ``metadata.json`` and statistics
+(:mod:`creditscore_common.version`). Loading a model reads ``metadata.json`` and verifies
+``model.onnx``, the one file scoring needs; other readers verify the files they read. The
+decision threshold and cost weights come from that metadata and from nowhere else.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +23,31 @@ from creditscore_common.features import (
     transform_batch,
     transform_record,
 )
+from creditscore_common.version import (
+    IMPORTANCE_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    ONNX_FILE,
+    ModelIntegrityError,
+    read_metadata,
+    read_verified,
+    resolve_version_dir,
+)
 
-ONNX_FILE = "model.onnx"
-MODEL_FILE = "model.txt"
-METADATA_FILE = "metadata.json"
-REFERENCE_STATS_FILE = "reference_stats.json"
-IMPORTANCE_FILE = "global_importance.json"
-LATEST_POINTER = "latest"
+# Re-exported for the modules not yet importing them from creditscore_common.version
+# (training/cli.py, training/drift.py and a few tests); new code imports version.py.
+__all__ = [
+    "IMPORTANCE_FILE",
+    "METADATA_FILE",
+    "MODEL_FILE",
+    "ONNX_FILE",
+    "Band",
+    "Decision",
+    "ModelIntegrityError",
+    "OnnxScorer",
+    "ScoringModel",
+]
+
 INPUT_NAME = "features"
 PROBABILITY_OUTPUT = "probabilities"
 
@@ -38,27 +55,6 @@ Decision = Literal["accept", "refuse"]
 #: ``borderline``: the probability lies in the model version's uncertainty interval around
 #: the threshold (metadata ``borderline``), where the data cannot tell which side is right.
 Band = Literal["clear", "borderline"]
-
-
-class ModelIntegrityError(RuntimeError):
-    """A model version is incomplete or a file differs from its recorded sha256."""
-
-
-def resolve_version_dir(path: Path) -> Path:
-    """The version folder behind ``path``: a folder, a ``latest`` link or a pointer file."""
-    if path.is_file():
-        # A pointer file holds the name of a sibling version folder.
-        target = path.parent / path.read_text().strip()
-    else:
-        target = path.resolve()
-    if not (target / METADATA_FILE).is_file():
-        raise ModelIntegrityError(f"{path} is not a model version folder (no {METADATA_FILE})")
-    return target
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of some bytes."""
-    return hashlib.sha256(data).hexdigest()
 
 
 class OnnxScorer:
@@ -95,26 +91,14 @@ class ScoringModel:
 
     @classmethod
     def load(cls, path: Path, threads: int = 1) -> ScoringModel:
-        """Load a version (folder, ``latest`` link or pointer file), checking every hash."""
+        """Load a version (folder, ``latest`` link or pointer file), verifying model.onnx.
+
+        The version's other files are verified by whoever reads them (explain, comparisons):
+        an altered report figure or booster does not stop scoring.
+        """
         folder = resolve_version_dir(path)
-        metadata = json.loads((folder / METADATA_FILE).read_text())
-        recorded: Mapping[str, str] = metadata.get("sha256", {})
-        for name in (ONNX_FILE, MODEL_FILE):
-            if name not in recorded:
-                raise ModelIntegrityError(f"{folder}: metadata records no sha256 for {name}")
-        contents: dict[str, bytes] = {}
-        for name, expected in recorded.items():
-            file = folder / name
-            if not file.is_file():
-                raise ModelIntegrityError(f"{folder}: {name} is listed in metadata but missing")
-            data = file.read_bytes()
-            actual = sha256_bytes(data)
-            if actual != expected:
-                raise ModelIntegrityError(
-                    f"{folder}: {name} has sha256 {actual[:12]}…, metadata says "
-                    f"{expected[:12]}…; refusing to serve a model that was altered"
-                )
-            contents[name] = data
+        metadata = read_metadata(folder)
+        onnx = read_verified(folder, metadata, ONNX_FILE)
         spec = FeatureSpec.from_dict(metadata["feature_spec"])
         protected = set(spec.input_columns) & set(PROTECTED_COLUMNS)
         if protected:
@@ -122,7 +106,11 @@ class ScoringModel:
                 f"{folder}: the model reads the protected attribute(s) {sorted(protected)}; "
                 "refusing to serve it (retrain: they are never model inputs)"
             )
-        return cls(folder, metadata, spec, OnnxScorer(contents[ONNX_FILE], threads=threads))
+        return cls(folder, metadata, spec, OnnxScorer(onnx, threads=threads))
+
+    def read_file(self, name: str) -> bytes:
+        """Another file of this version, verified against its recorded sha256."""
+        return read_verified(self.folder, self.metadata, name)
 
     @property
     def version(self) -> str:
@@ -172,4 +160,8 @@ class ScoringModel:
 
     def score_record(self, record: Mapping[str, Any]) -> float:
         """P(default) for one raw application (field -> value)."""
-        return float(self.scorer.probabilities(transform_record(self.spec, record))[0])
+        return self.score_row(transform_record(self.spec, record))
+
+    def score_row(self, row: npt.NDArray[np.float32]) -> float:
+        """P(default) for one application already transformed (shape (1, n_features))."""
+        return float(self.scorer.probabilities(row)[0])

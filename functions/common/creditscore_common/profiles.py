@@ -15,7 +15,6 @@ refuses a file whose hash differs. The API only ever returns aggregates computed
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from creditscore_common.features import DAYS_PER_YEAR as DAYS_PER_YEAR
 from creditscore_common.features import (
     RATIO_FEATURES,
     RawColumns,
@@ -33,14 +33,13 @@ from creditscore_common.features import (
     safe_ratio,
 )
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY
+from creditscore_common.version import PROFILES_FILE as PROFILES_FILE
+from creditscore_common.version import ModelIntegrityError, read_verified
 
 FloatArray = npt.NDArray[np.float64]
 
-#: File name of the reference profiles inside a model version folder.
-PROFILES_FILE = "reference_profiles.npz"
 #: Layout version of that file; bumped on an incompatible change.
 PROFILES_FORMAT = 1
-DAYS_PER_YEAR = 365.25
 #: Code of a group level that is missing or unknown (such a client matches no level filter).
 UNKNOWN_GROUP = -1
 
@@ -361,17 +360,13 @@ class ProfileIntegrityError(ValueError):
 
 def read_reference_profiles(folder: Path, recorded_sha256: Mapping[str, str]) -> ReferenceProfiles:
     """Load ``reference_profiles.npz`` from a version folder, checking its recorded sha256."""
-    expected = recorded_sha256.get(PROFILES_FILE)
-    if expected is None:
+    if PROFILES_FILE not in recorded_sha256:
         raise ProfileIntegrityError(
             f"this model version records no {PROFILES_FILE}: retrain it to enable comparisons"
         )
-    data = (folder / PROFILES_FILE).read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise ProfileIntegrityError(
-            f"{PROFILES_FILE} has sha256 {actual[:12]}…, metadata says {expected[:12]}…; "
-            "refusing altered reference profiles"
-        )
+    try:
+        data = read_verified(folder, {"sha256": recorded_sha256}, PROFILES_FILE)
+    except ModelIntegrityError as error:
+        raise ProfileIntegrityError(str(error)) from error
     with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
         return ReferenceProfiles.from_arrays({name: arrays[name] for name in arrays.files})

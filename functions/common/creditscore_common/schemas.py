@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from creditscore_common.errors import InsufficientApplicationError
+from creditscore_common.features import DAYS_PER_YEAR
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
 
-DAYS_PER_YEAR = 365.25
 MAX_AGE_YEARS = 120
 
 #: Bounds of numeric fields that no real application can cross: (ge, le).
@@ -153,8 +153,27 @@ class HealthResponse(BaseModel):
     detail: str | None = None
 
 
+class DecisionRecord(BaseModel):
+    """One recorded decision, with the score it was made against.
+
+    Its fields are the columns of the append-only audit log in every store backend
+    (``store.base.DECISION_FIELDS`` is derived from them).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: int
+    decided_at: str = Field(description="ISO 8601 UTC with microseconds, then #uuid (unique)")
+    decision: Literal["accept", "refuse"]
+    comment: str
+    advisor: str = Field(description="authenticated identity of the advisor")
+    probability: float = Field(description="P(default) when the decision was recorded")
+    threshold: float = Field(description="decision threshold of that model version")
+    model_version: str
+
+
 class ErrorResponse(BaseModel):
-    """Every error answer has this shape."""
+    """Every error answer has this shape (401, 404, 422, 500 and 503 alike)."""
 
     error: str
     message: str

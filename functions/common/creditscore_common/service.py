@@ -1,66 +1,31 @@
-"""What the routes call: scoring logic over the store and the active model version.
+"""Scoring over the store and the active model version: what the score routes call.
 
-The active model is loaded once per container and kept; the store's ``active`` pointer is
-looked at again at most every ``MODEL_REFRESH_SECONDS``, so publishing a new version reaches
-warm functions without a redeploy while a request never waits on more than one small read.
+The model's life cycle (active version, refresh, load) is :mod:`creditscore_common.provider`.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from creditscore_common import traffic
-from creditscore_common.errors import CreditScoreError, ModelUnavailableError
-from creditscore_common.model import ModelIntegrityError, ScoringModel
+from creditscore_common.errors import CreditScoreError
+from creditscore_common.model import ScoringModel
+from creditscore_common.provider import ModelProvider
 from creditscore_common.store import Store
 
-log = logging.getLogger(__name__)
-
-
-class ModelProvider:
-    """The active model version of a store, loaded once and refreshed on a timer."""
-
-    def __init__(self, store: Store, refresh_seconds: float = 60.0) -> None:
-        self.store = store
-        self.refresh_seconds = refresh_seconds
-        self._model: ScoringModel | None = None
-        self._checked_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def current(self) -> ScoringModel:
-        """The active model; ModelUnavailableError if none can be served."""
-        model = self._model
-        if model is not None and time.monotonic() - self._checked_at < self.refresh_seconds:
-            return model
-        with self._lock:
-            return self._refresh()
-
-    def _refresh(self) -> ScoringModel:
-        self._checked_at = time.monotonic()
-        version = self.store.active_version()
-        if version is None:
-            raise ModelUnavailableError("no model version is active: run `creditscore publish`")
-        if self._model is not None and self._model.version == version:
-            return self._model
-        try:
-            model = ScoringModel.load(self.store.model_dir(version))
-        except ModelIntegrityError as error:
-            log.error("refusing model %s: %s", version, error)
-            raise ModelUnavailableError(f"model {version} failed its integrity check") from error
-        except (OSError, KeyError, ValueError) as error:
-            raise ModelUnavailableError(f"model {version} cannot be loaded: {error}") from error
-        log.info("model %s loaded", version)
-        self._model = model
-        return model
-
-    def loaded_version(self) -> str | None:
-        """The version in memory, without touching the store."""
-        return None if self._model is None else self._model.version
+# ModelProvider is re-exported for the modules that still import it from here
+# (counterfactual.py, decisions.py, compare.py and two integration tests).
+__all__ = [
+    "ModelProvider",
+    "Score",
+    "health",
+    "score_application",
+    "score_client",
+    "serve_application",
+    "serve_client",
+]
 
 
 @dataclass(frozen=True)
@@ -122,15 +87,7 @@ def serve_application(
     """
     model = models.current()
     score = _score_with(model, application)
-    traffic.log_served_score(
-        model.spec,
-        application,
-        client_id=client_id,
-        model_version=score.model_version,
-        probability=score.probability,
-        threshold=score.threshold,
-        decision=score.decision,
-    )
+    traffic.log_served_score(model.spec, application, score, client_id)
     return score
 
 

@@ -25,10 +25,13 @@ import math
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from creditscore_common.features import FeatureSpec
 from creditscore_common.schema import load_schema
+
+if TYPE_CHECKING:  # service.py logs through this module: no import cycle at run time
+    from creditscore_common.service import Score
 
 TRAFFIC_LOGGER = "creditscore.traffic"
 #: The ``event`` of a traffic line; other lines of a log file are not traffic.
@@ -138,12 +141,8 @@ def traffic_record(
 def log_served_score(
     spec: FeatureSpec,
     application: Mapping[str, Any],
-    *,
-    client_id: int | None,
-    model_version: str,
-    probability: float,
-    threshold: float,
-    decision: str,
+    score: Score,
+    client_id: int | None = None,
 ) -> None:
     """Write the traffic line of one served score (nothing when traffic logging is off)."""
     if not _logger.isEnabledFor(logging.INFO):
@@ -152,9 +151,9 @@ def log_served_score(
         spec,
         application,
         client_id=client_id,
-        model_version=model_version,
-        probability=probability,
-        threshold=threshold,
-        decision=decision,
+        model_version=score.model_version,
+        probability=score.probability,
+        threshold=score.threshold,
+        decision=score.decision,
     )
     _logger.info(json.dumps(record, separators=(",", ":"), allow_nan=False))

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -26,9 +28,10 @@ from creditscore_common.errors import (
     ModelUnavailableError,
     StoreUnavailableError,
 )
-from creditscore_common.model import METADATA_FILE
+from creditscore_common.schemas import DecisionRecord
 from creditscore_common.store.base import (
     ACTIVE_POINTER,
+    DECISION_FIELDS,
     DRIFT_SUMMARY_FILE,
     MODELS_PREFIX,
     MONITORING_PREFIX,
@@ -40,6 +43,11 @@ from creditscore_common.store.base import (
     encode_application,
     matches_search,
     search_terms,
+)
+from creditscore_common.version import (
+    METADATA_FILE,
+    read_metadata,
+    recorded_files,
     version_files,
 )
 
@@ -140,25 +148,26 @@ class AwsStore(Store):
             return None
         return str(answer["Body"].read().decode().strip()) or None
 
-    def model_dir(self, version: str) -> Path:
-        """Download the version's files once into the cache folder (Lambda's /tmp)."""
+    def model_dir(self, version: str, files: Iterable[str] | None = None) -> Path:
+        """Download ``files`` of the version (None: all) into the cache folder (Lambda's /tmp).
+
+        A file is downloaded once per container: the cache keeps it under the version's
+        name (versions are never rewritten). Only files the metadata records are fetched.
+        """
         target = self.cache_dir / version
-        if (target / METADATA_FILE).is_file():
-            return target
-        staging = self.cache_dir / f".{version}-download"
-        staging.mkdir(parents=True, exist_ok=True)
-        self._download(version, METADATA_FILE, staging)
-        for name in version_files(staging):
-            if name != METADATA_FILE:
-                self._download(version, name, staging)
-        staging.rename(target)
+        if not (target / METADATA_FILE).is_file():
+            self._download(version, METADATA_FILE, target)
+        recorded = recorded_files(read_metadata(target))
+        wanted = recorded if files is None else [name for name in files if name in recorded]
+        for name in wanted:
+            if not (target / name).is_file():
+                self._download(version, name, target)
         return target
 
     def _download(self, version: str, name: str, folder: Path) -> None:
+        """One file of a version into ``folder``: written aside, then renamed (atomic)."""
         from botocore.exceptions import ClientError
 
-        destination = folder / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             answer = self._call(
                 f"downloading {name} of model {version}",
@@ -168,7 +177,16 @@ class AwsStore(Store):
             )
         except ClientError as error:
             raise ModelUnavailableError(f"model {version}: {name} is not in the bucket") from error
-        destination.write_bytes(answer["Body"].read())
+        destination = folder / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".download-", dir=destination.parent)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(answer["Body"].read())
+            os.replace(temporary, destination)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     def _has_version(self, version: str) -> bool:
         """Whether the version's metadata.json, written last by an upload, is in the bucket."""
@@ -187,8 +205,7 @@ class AwsStore(Store):
 
     def put_model_version(self, folder: Path) -> tuple[str, bool]:
         """Upload a version's files; skipped if its metadata.json is already there."""
-        metadata = json.loads((folder / METADATA_FILE).read_text())
-        version = str(metadata["model_version"])
+        version = str(read_metadata(folder)["model_version"])
         if self._has_version(version):
             return version, False
         # metadata.json last: its presence marks a complete upload.
@@ -363,16 +380,7 @@ class AwsStore(Store):
 
     def add_decision(self, record: Mapping[str, Any]) -> None:
         """PutItem, on condition that no decision has this (client_id, decided_at) yet."""
-        item = {
-            "client_id": {"N": str(int(record["client_id"]))},
-            "decided_at": {"S": str(record["decided_at"])},
-            "decision": {"S": str(record["decision"])},
-            "comment": {"S": str(record["comment"])},
-            "advisor": {"S": str(record["advisor"])},
-            "probability": {"N": _number(record["probability"])},
-            "threshold": {"N": _number(record["threshold"])},
-            "model_version": {"S": str(record["model_version"])},
-        }
+        item = {name: _attribute(name, record[name]) for name in DECISION_FIELDS}
         self._call(
             "recording a decision",
             self.dynamodb.put_item,
@@ -394,22 +402,35 @@ class AwsStore(Store):
         while True:
             answer = self._call("reading decisions", self.dynamodb.query, **request)
             for item in answer.get("Items", []):
-                decisions.append(
-                    {
-                        "client_id": int(item["client_id"]["N"]),
-                        "decided_at": item["decided_at"]["S"],
-                        "decision": item["decision"]["S"],
-                        "comment": item["comment"]["S"],
-                        "advisor": item["advisor"]["S"],
-                        "probability": float(item["probability"]["N"]),
-                        "threshold": float(item["threshold"]["N"]),
-                        "model_version": item["model_version"]["S"],
-                    }
-                )
+                decisions.append({name: _value(name, item[name]) for name in DECISION_FIELDS})
             last = answer.get("LastEvaluatedKey")
             if not last:
                 return decisions
             request["ExclusiveStartKey"] = last
+
+
+#: Decision fields stored as DynamoDB numbers (from the record's types), and their type.
+_NUMBER_FIELDS: dict[str, type[int] | type[float]] = {
+    name: int if field.annotation is int else float
+    for name, field in DecisionRecord.model_fields.items()
+    if field.annotation is int or field.annotation is float
+}
+
+
+def _attribute(name: str, value: Any) -> dict[str, str]:
+    """A decision field as a DynamoDB attribute: numbers exact, everything else a string."""
+    kind = _NUMBER_FIELDS.get(name)
+    if kind is int:
+        return {"N": str(int(value))}
+    if kind is float:
+        return {"N": _number(value)}
+    return {"S": str(value)}
+
+
+def _value(name: str, attribute: Mapping[str, str]) -> Any:
+    """Inverse of :func:`_attribute`."""
+    kind = _NUMBER_FIELDS.get(name)
+    return attribute["S"] if kind is None else kind(attribute["N"])
 
 
 def _number(value: float) -> str:

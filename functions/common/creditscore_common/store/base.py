@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from creditscore_common.model import METADATA_FILE
+from creditscore_common.schemas import DecisionRecord
 
 MODELS_PREFIX = "models"
 ACTIVE_POINTER = "active"
@@ -55,17 +55,9 @@ SUMMARY_FIELDS = (
 )
 #: Text fields a search word is looked for in (:func:`matches_search`).
 SEARCH_FIELDS = ("NAME_CONTRACT_TYPE", "NAME_INCOME_TYPE", "NAME_EDUCATION_TYPE", "OCCUPATION_TYPE")
-#: Fields of a decision record, as every backend stores them (append-only).
-DECISION_FIELDS = (
-    "client_id",
-    "decided_at",
-    "decision",
-    "comment",
-    "advisor",
-    "probability",
-    "threshold",
-    "model_version",
-)
+#: Fields of a decision record, as every backend stores them (append-only): the fields of
+#: the API's record, in its order.
+DECISION_FIELDS: tuple[str, ...] = tuple(DecisionRecord.model_fields)
 ClientSummary = dict[str, Any]
 
 
@@ -102,12 +94,6 @@ def client_summary(application: Mapping[str, Any]) -> ClientSummary:
     return {f: application[f] for f in SUMMARY_FIELDS if application.get(f) is not None}
 
 
-def version_files(folder: Path) -> list[str]:
-    """Files of a model version: metadata.json and every file it lists a sha256 for."""
-    metadata = json.loads((folder / METADATA_FILE).read_text())
-    return [METADATA_FILE, *sorted(metadata.get("sha256", {}))]
-
-
 class Store(ABC):
     """Where the functions read model versions and clients."""
 
@@ -118,8 +104,13 @@ class Store(ABC):
         """Name of the active model version, or None before any publish."""
 
     @abstractmethod
-    def model_dir(self, version: str) -> Path:
-        """A local folder holding every file of ``version`` (downloaded if needed)."""
+    def model_dir(self, version: str, files: Iterable[str] | None = None) -> Path:
+        """A local folder holding metadata.json and ``files`` of ``version`` (None: all).
+
+        A backend that keeps versions elsewhere downloads the files a caller names, and only
+        those its metadata records (a file it does not record is refused when read). Files
+        are not verified here: the reader of each one checks its hash.
+        """
 
     @abstractmethod
     def put_model_version(self, folder: Path) -> tuple[str, bool]:
@@ -143,6 +134,7 @@ class Store(ABC):
     def count_clients(self) -> int:
         """Number of new clients in the store."""
 
+    @abstractmethod
     def list_clients(
         self, limit: int, cursor: int | None = None, query: str | None = None
     ) -> tuple[list[tuple[int, ClientSummary]], int | None]:
@@ -152,31 +144,30 @@ class Store(ABC):
         cursor is None on the last page. Following cursors visits every client once. Rows
         carry :func:`client_summary` fields only.
         """
-        raise NotImplementedError(f"{type(self).__name__} cannot list clients")
 
     # ---------------------------------------------------------------- decisions
 
+    @abstractmethod
     def add_decision(self, record: Mapping[str, Any]) -> None:
         """Append one decision record (:data:`DECISION_FIELDS`); never overwrite one.
 
         The audit log is append-only: no backend updates or deletes a decision, and a
         record whose (client_id, decided_at) already exists is refused, not replaced.
         """
-        raise NotImplementedError(f"{type(self).__name__} cannot record decisions")
 
+    @abstractmethod
     def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
         """Every decision recorded on a client, oldest first."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list decisions")
 
     # ---------------------------------------------------------------- monitoring
 
+    @abstractmethod
     def put_drift_summary(self, summary: Mapping[str, Any]) -> None:
         """Replace the latest drift summary (a JSON document) in one atomic step."""
-        raise NotImplementedError(f"{type(self).__name__} cannot store a drift summary")
 
+    @abstractmethod
     def get_drift_summary(self) -> dict[str, Any] | None:
         """The latest published drift summary, or None if none was published."""
-        raise NotImplementedError(f"{type(self).__name__} cannot read a drift summary")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections (optional)."""

@@ -36,8 +36,8 @@ from creditscore_common.store.base import (
     encode_application,
     is_id_prefix,
     search_terms,
-    version_files,
 )
+from creditscore_common.version import read_metadata, version_files
 
 DATABASE_FILE = "store.sqlite"
 _SCHEMA = """
@@ -109,17 +109,13 @@ class LocalStore(Store):
         except OSError as error:
             raise StoreUnavailableError(f"cannot read {pointer}: {error}") from error
 
-    def model_dir(self, version: str) -> Path:
-        """The version's folder inside the store."""
+    def model_dir(self, version: str, files: Iterable[str] | None = None) -> Path:
+        """The version's folder inside the store (it holds every file: ``files`` is moot)."""
         return self.models_dir / version
 
     def put_model_version(self, folder: Path) -> tuple[str, bool]:
         """Copy a version folder in (aside, then one rename); no-op if already there."""
-        import json
-
-        from creditscore_common.model import METADATA_FILE
-
-        version = str(json.loads((folder / METADATA_FILE).read_text())["model_version"])
+        version = str(read_metadata(folder)["model_version"])
         target = self.model_dir(version)
         if target.is_dir():
             return version, False
