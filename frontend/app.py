@@ -14,6 +14,6 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # Streamlit adds it; AppTest and other runners may not
     sys.path.insert(0, str(HERE))
 
-from dashboard.pages import main  # noqa: E402
+from dashboard.frame import main  # noqa: E402
 
 main()

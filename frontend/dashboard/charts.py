@@ -16,12 +16,25 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.i18n import Lang, colon, percent, percent_sign, signed_points, t, value_text
+from dashboard.i18n import (
+    Lang,
+    chart_separators,
+    colon,
+    percent,
+    percent_sign,
+    signed_points,
+    t,
+    value_text,
+)
 
 BLUE = "#0072B2"
 VERMILLION = "#D55E00"
 SKY = "#56B4E9"
 ORANGE = "#E69F00"
+#: Darker shades for thin graphics on the light tints below (WCAG 1.4.11 asks 3:1): the
+#: gauge's threshold marker, the decision banner's left rule.
+DARK_VERMILLION = "#B34D00"
+DARK_AMBER = "#8A5A00"
 INK = "#1F2933"  # text: 14.7:1 on white
 GRID = "#D9DEE3"
 LIGHT_BLUE = "#CCE3F0"
@@ -33,7 +46,7 @@ FONT = {"family": "Source Sans Pro, Arial, sans-serif", "size": 15, "color": INK
 
 def _layout(fig: go.Figure, title: str, lang: Lang, height: int = 380) -> go.Figure:
     fig.update_layout(
-        separators=", " if lang == "fr" else ".,",
+        separators=chart_separators(lang),
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
         template="plotly_white",
         font=FONT,
@@ -85,8 +98,8 @@ def gauge(score: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
                 },
                 "bar": {"color": INK, "thickness": 0.25},
                 "steps": steps,
-                "threshold": {
-                    "line": {"color": VERMILLION, "width": 5},
+                "threshold": {  # on the zones' tints: at least 3:1 on each
+                    "line": {"color": DARK_VERMILLION, "width": 5},
                     "thickness": 0.9,
                     "value": 100 * threshold,
                 },

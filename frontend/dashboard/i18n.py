@@ -12,6 +12,15 @@ Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
 DEFAULT_LANG: Lang = "fr"
 
+#: How the dashboard writes numbers, in every formatter (texts, tables and charts alike).
+#: French typography groups thousands with a narrow no-break space (U+202F, as CLDR's French
+#: locale does): narrower than a word space, and a number never breaks across two lines.
+#: (The API writes its own sentences with U+00A0; that is the API's choice.)
+THOUSANDS_SEPARATOR: dict[Lang, str] = {"fr": "\u202f", "en": ","}
+DECIMAL_MARK: dict[Lang, str] = {"fr": ",", "en": "."}
+#: Between a number and its unit ("9,4 %", "+3,2 pts"): a no-break space, never a line break.
+UNIT_SPACE = "\u00a0"
+
 _WORDS: dict[str, tuple[str, str]] = {
     # frame
     "app_title": ("Prêt à dépenser · Scoring crédit", "Prêt à dépenser · Credit scoring"),
@@ -133,8 +142,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     "section_employment": ("Emploi", "Employment"),
     "section_housing": ("Logement", "Housing"),
     "section_loan": ("Demande de crédit", "Loan request"),
-    "section_finances": ("Finances", "Finances"),
-    "section_external": ("Scores externes", "External scores"),
+    "section_income": ("Finances", "Finances"),
+    "section_scores": ("Scores externes", "External scores"),
     "section_other": ("Autres informations", "Other information"),
     "card_more": ("Toutes les informations du dossier", "Every field of the file"),
     # score
@@ -533,6 +542,11 @@ def text_keys() -> list[str]:
     return list(_WORDS)
 
 
+def has_text(key: str) -> bool:
+    """Whether the dashboard has words of its own for ``key``."""
+    return key in _WORDS
+
+
 def colon(lang: Lang) -> str:
     """What goes between a label and its value: French typography puts a space before it."""
     return " : " if lang == "fr" else ": "
@@ -545,15 +559,19 @@ def labelled(label: str, value: str, lang: Lang) -> str:
 
 def percent_sign(lang: Lang) -> str:
     """The percent sign as the language writes it after a number."""
-    return "\u00a0%" if lang == "fr" else "%"
+    return f"{UNIT_SPACE}%" if lang == "fr" else "%"
 
 
 def number(value: float, lang: Lang, decimals: int = 0) -> str:
     """A number with the language's separators: 1 234,5 in French, 1,234.5 in English."""
-    text = f"{value:,.{decimals}f}"
-    if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
+    text = f"{value:,.{decimals}f}"  # Python's own: "," for thousands, "." for decimals
+    marks = {",": THOUSANDS_SEPARATOR[lang], ".": DECIMAL_MARK[lang]}
+    return "".join(marks.get(c, c) for c in text)
+
+
+def chart_separators(lang: Lang) -> str:
+    """Plotly's ``separators``: the decimal mark, then the thousands separator."""
+    return DECIMAL_MARK[lang] + THOUSANDS_SEPARATOR[lang]
 
 
 def percent(share: float, lang: Lang, decimals: int = 1) -> str:
@@ -580,7 +598,7 @@ def signed_points(value: float, lang: Lang) -> str:
     size = round(abs(value), 1)
     sign = "+" if value > 0 and size else "−" if value < 0 and size else "±"
     singular = size < 2 if lang == "fr" else size == 1
-    return f"{sign}{number(size, lang, 1)}\u00a0{'pt' if singular else 'pts'}"
+    return f"{sign}{number(size, lang, 1)}{UNIT_SPACE}{'pt' if singular else 'pts'}"
 
 
 def money(value: float, lang: Lang) -> str:

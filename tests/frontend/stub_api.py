@@ -605,7 +605,7 @@ def counterfactual(
 
 
 def details(client_id: int, lang: str) -> dict[str, Any]:
-    """A ClientDetails."""
+    """A ClientDetails: a few fields of each section, sections in the real API's order."""
     raw = CLIENTS[client_id]
     fields = [
         ("AGE_YEARS", "Âge", "identity", 32.9, "years", "32 ans"),
@@ -619,6 +619,14 @@ def details(client_id: int, lang: str) -> dict[str, Any]:
             str(raw.get("NAME_FAMILY_STATUS")),
         ),
         ("NAME_INCOME_TYPE", "Type de revenu", "employment", "Working", None, "Working"),
+        (
+            "NAME_HOUSING_TYPE",
+            "Type de logement",
+            "housing",
+            raw.get("NAME_HOUSING_TYPE"),
+            None,
+            str(raw.get("NAME_HOUSING_TYPE") or "non renseigné"),
+        ),
         (
             "AMT_CREDIT",
             "Montant du crédit",
@@ -668,11 +676,7 @@ def _group(filters: dict[str, str]) -> dict[str, Any]:
 def comparison(client_id: int, params: dict[str, str]) -> dict[str, Any]:
     """A ComparisonResponse on FEATURES (or the asked ones)."""
     asked = [f for f in params.get("features", "").split(",") if f]
-    filters = {
-        k: params[k]
-        for k in ("age_band", "gender", "contract_type", "income_type", "education")
-        if k in params
-    }
+    filters = {g["name"]: params[g["name"]] for g in inputs("fr")["groups"] if g["name"] in params}
     lang = _lang(params)
     features = []
     for name, fr, en, unit in FEATURES:

@@ -794,3 +794,130 @@ def test_an_expiring_token_is_refreshed(app: RunApp, cognito: StubServer) -> Non
     no_failure(at)
     assert at.session_state["auth"]["id_token"] != first
     assert at.session_state["auth"]["refresh_token"] == "refresh-advisor@example.com"
+
+
+# ----------------------------------------------------------------------------- the API's facts
+
+
+def gauges(at: AppTest) -> list[tuple[dict[str, Any], str]]:
+    """Every gauge on the page: its plotly figure (as sent to the browser) and its alt text."""
+    found = []
+    for chart in charts(at):
+        figure = json.loads(chart.proto.spec)
+        if figure["data"] and figure["data"][0].get("type") == "indicator":
+            found.append((figure, str(chart.proto.alt)))
+    return found
+
+
+def test_the_gauge_marks_the_threshold_where_the_api_puts_it(app: RunApp, stub: StubServer) -> None:
+    # a threshold no other figure of the page has: a marker placed anywhere else shows
+    answer = stub_api.score(0.2, 100002) | {
+        "threshold": 0.137,
+        "borderline": {"lower": 0.121, "upper": 0.158},
+        "margin": 0.2 - 0.137,
+    }
+    stub.state.faults.append(Fault("/clients/100002/score", status=200, body=answer))
+    at = app(client=100002)
+    no_failure(at)
+    ((figure, alt),) = gauges(at)
+    gauge = figure["data"][0]["gauge"]
+    assert gauge["threshold"]["value"] == pytest.approx(13.7, abs=1e-9)  # percent, exactly
+    low, high = gauge["axis"]["range"]
+    assert low <= gauge["threshold"]["value"] <= high  # on the dial, not off its end
+    assert figure["data"][0]["value"] == pytest.approx(20.0, abs=1e-9)
+    # the zone to review is the API's interval, and the marker sits inside it
+    zones = [step["range"] for step in gauge["steps"]]
+    assert zones[1] == pytest.approx([12.1, 15.8], abs=1e-9)
+    assert zones[0][1] == zones[1][0] and zones[1][1] == zones[2][0]  # no gap, no overlap
+    assert "seuil 13,7 %" in alt.replace("\u00a0", " ")
+
+
+def test_the_page_says_the_apis_decision_even_against_its_figures(
+    app: RunApp, stub: StubServer
+) -> None:
+    # 30 % against a 10 % threshold, yet the API accepts: the page must not judge for itself
+    answer = stub_api.score(0.30, 100002) | {"decision": "accept", "band": "clear"}
+    stub.state.faults.append(Fault("/clients/100002/score", status=200, body=answer))
+    at = app(client=100002)
+    no_failure(at)
+    ((figure, alt),) = gauges(at)
+    assert "décision : Accord" in alt and not whole_word("Refus", alt)
+    assert figure["data"][0]["value"] == pytest.approx(30.0)  # the figures are the API's too
+    assert figure["data"][0]["gauge"]["threshold"]["value"] == pytest.approx(10.0)
+    text = page_text(at)
+    assert "### :material/check_circle: Accord" in text  # the banner
+    assert "Décision du modèle : **:material/check_circle: Accord**" in text
+    assert not whole_word("Refus", text)
+    assert at.radio(key="decide-choice-100002").value == "accept"  # what is proposed
+
+
+#: The summary card's titles (the dashboard's words) in the order the real API sends sections.
+CARD_SECTIONS = (
+    "Identité",
+    "Famille",
+    "Emploi",
+    "Logement",
+    "Demande de crédit",
+    "Finances",
+    "Scores externes",
+)
+
+
+def test_the_card_follows_the_apis_section_order(
+    app: RunApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(client=100001)
+    no_failure(at)
+    order = [markdown_index(at, f"**{title}**") for title in CARD_SECTIONS]
+    assert order == sorted(order)  # identity, family, employment, housing, loan, ...
+    # whatever order the API sends the fields in, first appearance decides
+    answer = stub_api.details(100001, "fr")
+    shuffled = [*reversed(answer["fields"])]
+    shuffled.append(
+        {
+            "name": "X",
+            "label": "Nouveau",
+            "section": "savings",
+            "value": 1,
+            "unit": None,
+            "text": "1",
+        }
+    )
+    monkeypatch.setattr(stub_api, "details", lambda client_id, lang: answer | {"fields": shuffled})
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = app(client=100001)
+    no_failure(at)
+    titles = [*reversed(CARD_SECTIONS), "Autres informations"]
+    order = [markdown_index(at, f"**{title}**") for title in titles]
+    assert order == sorted(order)
+    assert "Nouveau : **1**" in page_text(at)  # a section the dashboard has no title for
+
+
+def test_the_group_filters_are_the_apis(
+    app: RunApp, stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_inputs = stub_api.inputs
+    region = {
+        "name": "region",
+        "label": "Région",
+        "levels": [{"value": "north", "text": "nord"}, {"value": "south", "text": "sud"}],
+    }
+
+    def inputs(lang: str) -> dict[str, Any]:
+        answer = real_inputs(lang)
+        gender = next(g for g in answer["groups"] if g["name"] == "gender")
+        return answer | {"groups": [region, gender | {"label": "Sexe (API)"}]}
+
+    monkeypatch.setattr(stub_api, "inputs", inputs)
+    at = app(client=100001)
+    no_failure(at)
+    filters = [box for box in at.selectbox if str(box.key).startswith("filter-")]
+    assert [box.key for box in filters] == ["filter-region-100001", "filter-gender-100001"]
+    # the API's label for a group the dashboard has no words for, its own title otherwise
+    assert [box.label for box in filters] == ["Région", "Genre"]
+    assert filters[0].options == ["Tous", "nord", "sud"]  # the client has no level: no "same"
+    at = at.selectbox(key="filter-region-100001").select("south").run()
+    no_failure(at)
+    assert stub.state.seen("GET", "/clients/100001/comparison")[-1][0]["region"] == "south"

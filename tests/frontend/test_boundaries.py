@@ -53,7 +53,7 @@ def test_frontend_imports_only_the_stdlib_streamlit_plotly_and_requests() -> Non
 
 def test_importing_the_dashboard_loads_no_model_or_training_code() -> None:
     code = (
-        "import sys; sys.path.insert(0, 'frontend'); import dashboard.pages; "
+        "import sys; sys.path.insert(0, 'frontend'); import dashboard.frame; "
         "bad = sorted({m.split('.')[0] for m in sys.modules} & "
         "{'training', 'creditscore_common', 'lightgbm', 'onnxruntime', 'sklearn', 'mlflow', "
         "'boto3'}); print(','.join(bad))"
@@ -115,6 +115,30 @@ def test_numbers_follow_the_language(value: float, lang: str, expected: str) -> 
     assert shown == expected
 
 
+def test_one_thousands_separator_in_every_dashboard_formatter() -> None:
+    """Thousands grouped by U+202F in French, in texts, tables and charts; i18n its only home.
+
+    French typography's narrow no-break space (CLDR's French locale uses it too); the API
+    writes its own sentences with U+00A0, which is the API's choice.
+    """
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import charts, i18n
+
+    assert i18n.THOUSANDS_SEPARATOR == {"fr": "\u202f", "en": ","}
+    assert i18n.number(1234567.25, "fr", 2) == "1\u202f234\u202f567,25"
+    assert i18n.number(1234567.25, "en", 2) == "1,234,567.25"
+    score = {"probability": 0.2, "threshold": 0.1, "decision": "refuse", "band": "clear"}
+    for lang, expected in (("fr", ",\u202f"), ("en", ".,")):
+        fig, _ = charts.gauge(score, lang)  # type: ignore[arg-type]
+        assert fig.layout.separators == expected  # plotly: decimal mark, then thousands
+    for path in (FRONTEND / "dashboard").glob("*.py"):  # no module spells a space of its own
+        if path.name != "i18n.py":
+            source = path.read_text()
+            for spelled in ("\\u202f", "\\u00a0", "\\xa0", "\u202f", "\u00a0"):
+                assert spelled not in source, f"{path.name} writes {spelled!r}"
+            assert source.count("separators=") == source.count("separators=chart_separators(")
+
+
 @pytest.mark.parametrize(
     ("share", "lang", "expected"),
     [
@@ -155,6 +179,38 @@ def test_colours_meet_wcag_contrast() -> None:
     # bar fills are graphics (WCAG 1.4.11 asks 3:1), and always carry a pattern or a word too
     for fill in (charts.BLUE, charts.VERMILLION):
         assert contrast(fill, "#FFFFFF") >= 3.0
+
+
+@pytest.mark.parametrize(
+    "interval",
+    [
+        {"lower": 0.085, "upper": 0.12},  # the marker inside the zone to review
+        {"lower": 0.1, "upper": 0.12},  # on the edge of the accept zone
+        {"lower": 0.1, "upper": 0.1},  # a model version without an interval: no amber zone
+    ],
+)
+def test_the_threshold_marker_stands_out_from_the_zones_behind_it(
+    interval: dict[str, float],
+) -> None:
+    """WCAG 1.4.11: the threshold marker, a graphic, has 3:1 against every zone it touches."""
+    sys.path.insert(0, str(FRONTEND))
+    from dashboard import charts
+
+    score = {
+        "probability": 0.3,
+        "threshold": 0.1,
+        "decision": "refuse",
+        "band": "clear",
+        "borderline": interval,
+    }
+    fig, _ = charts.gauge(score, "fr")
+    gauge = fig.data[0].gauge
+    marker = gauge.threshold.value
+    assert marker == pytest.approx(10.0, abs=1e-9)
+    behind = [step.color for step in gauge.steps if step.range[0] <= marker <= step.range[1]]
+    assert behind, "the marker is off every zone"
+    for colour in behind:
+        assert contrast(gauge.threshold.line.color, colour) >= 3.0, colour
 
 
 def test_colour_is_never_the_only_carrier() -> None:

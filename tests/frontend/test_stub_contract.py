@@ -3,7 +3,7 @@ the real response model, so the dashboard's tests cannot drift from the API's co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import stub_api
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from creditscore_common import (
     applications,
+    clients,
     compare,
     counterfactual,
     decisions,
@@ -34,8 +35,8 @@ def ask(method: str, path: str, params: dict[str, str] | None = None, body: Any 
     ("method", "path", "params", "body", "model"),
     [
         ("GET", "/health", None, None, schemas.HealthResponse),
-        ("GET", "/clients", {"limit": "2"}, None, compare.ClientPage),
-        ("GET", "/clients/100001", {"lang": "fr"}, None, compare.ClientDetails),
+        ("GET", "/clients", {"limit": "2"}, None, clients.ClientPage),
+        ("GET", "/clients/100001", {"lang": "fr"}, None, clients.ClientDetails),
         ("GET", "/clients/100001/application", None, None, applications.ApplicationResponse),
         ("GET", "/clients/100002/score", None, None, schemas.ScoreResponse),
         ("GET", "/clients/100004/score", None, None, schemas.ScoreResponse),
@@ -184,12 +185,32 @@ def test_stub_forms_use_real_field_names() -> None:
         schemas.Application.model_validate(application)
 
 
-def test_the_dashboard_names_only_real_fields_features_and_filters() -> None:
+def test_the_dashboard_names_only_real_fields_and_features() -> None:
     from creditscore_common.profiles import FEATURE_NAMES
-    from dashboard import forms, pages
+    from dashboard import compare_tab, forms
 
     real = {f.name for f in applications.input_fields("fr").fields}
     for name in (*forms.WHATIF_FIELDS, *forms.NEW_FIELDS, *forms.NEW_OPTIONAL_FIELDS):
         assert name in real, name
-    assert set(pages.DEFAULT_COMPARED) <= set(FEATURE_NAMES)
-    assert set(pages.FILTERS) <= set(compare.GroupFilters.model_fields)
+    assert set(compare_tab.DEFAULT_COMPARED) <= set(FEATURE_NAMES)
+
+
+def test_the_stub_sends_the_real_group_filters_and_sections_in_the_real_order() -> None:
+    """The dashboard takes both orders from the API: the stub must not hide a change."""
+    real_groups = [g.name for g in applications.group_filters("fr")]
+    assert [g["name"] for g in ask("GET", "/inputs")["groups"]] == real_groups
+    for client_id in stub_api.SCORED:
+        real = clients.describe_client(client_id, stub_api.CLIENTS[client_id], "fr")
+        real_order = list(dict.fromkeys(f.section for f in real.fields))
+        stub = ask("GET", f"/clients/{client_id}", {"lang": "fr"})
+        assert list(dict.fromkeys(f["section"] for f in stub["fields"])) == real_order
+
+
+def test_the_dashboard_has_words_for_every_real_group_filter_and_section() -> None:
+    """Titles are the dashboard's only part: a missing one would fall back to other words."""
+    from dashboard import i18n
+
+    for group in applications.group_filters("fr"):
+        assert i18n.has_text(f"filter_{group.name}"), group.name
+    for section in get_args(clients.ClientField.model_fields["section"].annotation):
+        assert i18n.has_text(f"section_{section}"), section
