@@ -13,7 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
-from creditscore_common import applications, clients, compare, decisions, reference_index
+from creditscore_common import (
+    applications,
+    clients,
+    compare,
+    decisions,
+    reference_index,
+    schemas,
+)
+from creditscore_common import similar as neighbours
 from creditscore_common.api import (
     AdvisorDep,
     ModelsDep,
@@ -98,20 +106,20 @@ def bivariate(
     return compare.client_bivariate(store, models, client_id, query)
 
 
-@router.get("/clients/{client_id}/similar", response_model=compare.SimilarResponse)
+@router.get("/clients/{client_id}/similar", response_model=neighbours.SimilarResponse)
 def similar(
     _: AdvisorDep,
     store: StoreDep,
     models: ModelsDep,
-    query: Annotated[compare.SimilarQuery, Query()],
+    query: Annotated[neighbours.SimilarQuery, Query()],
     client_id: int = ClientId,
-) -> compare.SimilarResponse:
+) -> neighbours.SimilarResponse:
     """Default rate and summary of the `k` (>= 20) most similar reference clients."""
-    return compare.client_similar(store, models, client_id, query)
+    return neighbours.client_similar(store, models, client_id, query)
 
 
 @router.post(
-    "/clients/{client_id}/decisions", response_model=decisions.DecisionRecord, status_code=201
+    "/clients/{client_id}/decisions", response_model=schemas.DecisionRecord, status_code=201
 )
 def record_decision(
     advisor: AdvisorDep,
@@ -119,7 +127,7 @@ def record_decision(
     models: ModelsDep,
     body: decisions.DecisionRequest,
     client_id: int = ClientId,
-) -> decisions.DecisionRecord:
+) -> schemas.DecisionRecord:
     """Record the advisor's decision with the client's current score (append-only)."""
     return decisions.record_decision(store, models, client_id, body, advisor)
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
 from creditscore_common import counterfactual, explain, monitoring
+from creditscore_common import model_card as card
 from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, models_for
 from creditscore_common.labels import DEFAULT_LANG, Lang
 from creditscore_common.logs import configure_logging
@@ -78,20 +79,18 @@ def counterfactual_application(
     return counterfactual.counterfactual_application(models, body.scorable(), lang)
 
 
-@router.get("/model", response_model=explain.ModelCard)
-def model_card(
-    _: AdvisorDep, models: ModelsDep, lang: LangQuery = DEFAULT_LANG
-) -> explain.ModelCard:
+@router.get("/model", response_model=card.ModelCard)
+def model_card(_: AdvisorDep, models: ModelsDep, lang: LangQuery = DEFAULT_LANG) -> card.ModelCard:
     """The active model's card: training data, metrics, threshold, intended use, limits."""
-    return explain.model_card(models, lang)
+    return card.model_card(models, lang)
 
 
-@router.get("/model/importance", response_model=explain.GlobalImportance)
+@router.get("/model/importance", response_model=card.GlobalImportance)
 def model_importance(
     _: AdvisorDep, models: ModelsDep, top: TopQuery = None, lang: LangQuery = DEFAULT_LANG
-) -> explain.GlobalImportance:
+) -> card.GlobalImportance:
     """Features by mean |TreeSHAP| over training clients, largest first."""
-    return explain.global_importance(models, lang, top)
+    return card.global_importance(models, lang, top)
 
 
 @router.get(

@@ -17,8 +17,10 @@ from creditscore_common import (
     decisions,
     explain,
     factors,
+    model_card,
     monitoring,
     schemas,
+    similar,
 )
 from creditscore_common.errors import InsufficientApplicationError
 
@@ -71,13 +73,13 @@ def ask(method: str, path: str, params: dict[str, str] | None = None, body: Any 
             None,
             compare.BivariateResponse,
         ),
-        ("GET", "/clients/100001/similar", {"k": "30"}, None, compare.SimilarResponse),
+        ("GET", "/clients/100001/similar", {"k": "30"}, None, similar.SimilarResponse),
         (
             "POST",
             "/clients/100001/decisions",
             None,
             {"decision": "accept", "comment": ""},
-            decisions.DecisionRecord,
+            schemas.DecisionRecord,
         ),
         ("GET", "/clients/100001/decisions", None, None, decisions.DecisionList),
         (
@@ -95,8 +97,8 @@ def ask(method: str, path: str, params: dict[str, str] | None = None, body: Any 
             explain.Explanation,
         ),
         ("GET", "/inputs", {"lang": "en"}, None, applications.InputsResponse),
-        ("GET", "/model", {"lang": "fr"}, None, explain.ModelCard),
-        ("GET", "/model/importance", {"top": "2"}, None, explain.GlobalImportance),
+        ("GET", "/model", {"lang": "fr"}, None, model_card.ModelCard),
+        ("GET", "/model/importance", {"top": "2"}, None, model_card.GlobalImportance),
         ("GET", "/monitoring/drift", None, None, monitoring.DriftSummary),
     ],
 )
@@ -137,10 +139,10 @@ def test_stub_factors_are_the_real_factors() -> None:
             continue
         member = item["column"] if item["kind"] in ("raw", "flag", "level") else item["feature"]
         assert members[member] == item["factor"], item["feature"]
-    similar = ask("GET", "/clients/100001/similar")
-    for name, key in similar["factors"].items():
-        assert compare.summary_factor(name) == key
-        assert name in compare.SIMILAR_SUMMARY
+    neighbours = ask("GET", "/clients/100001/similar")
+    for name, key in neighbours["factors"].items():
+        assert similar.summary_factor(name) == key
+        assert name in similar.SIMILAR_SUMMARY
 
 
 def test_stub_bands_follow_the_interval() -> None:

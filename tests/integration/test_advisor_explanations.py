@@ -25,8 +25,8 @@ from creditscore_common.api import reset_caches
 from creditscore_common.factors import factors
 from creditscore_common.features import PROTECTED_COLUMNS
 from creditscore_common.model import ScoringModel
+from creditscore_common.provider import ModelProvider
 from creditscore_common.schemas import MINIMUM_FIELDS
-from creditscore_common.service import ModelProvider
 from creditscore_common.store.local import LocalStore
 from serving.local_server import load_function
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
@@ -319,7 +319,7 @@ def test_similar_clients_say_why_they_differ_from_the_score(
 
 
 def test_score_bin_lookup_edges() -> None:
-    from creditscore_common.compare import score_bin_of
+    from creditscore_common.similar import score_bin_of
 
     bins = {
         "edges": [0.0, 0.1, 1.0],

@@ -23,7 +23,7 @@ from creditscore_common import decisions, reference_index
 from creditscore_common.api import get_models, get_store, reset_caches
 from creditscore_common.decisions import DecisionRequest, new_decided_at
 from creditscore_common.errors import StoreUnavailableError
-from creditscore_common.service import ModelProvider
+from creditscore_common.provider import ModelProvider
 from creditscore_common.store import Store
 from creditscore_common.store.local import DATABASE_FILE, LocalStore
 from serving.local_server import load_function

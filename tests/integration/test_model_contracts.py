@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from creditscore_common.features import FeatureSpec, fit_feature_spec, transform_batch
-from creditscore_common.model import MODEL_FILE, ONNX_FILE, ScoringModel
+from creditscore_common.model import ScoringModel
+from creditscore_common.version import MODEL_FILE, ONNX_FILE
 from training import export
 from training.data import (
     NEW_CLIENTS_FILE,

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from creditscore_common.model import METADATA_FILE, ONNX_FILE, ScoringModel
+from creditscore_common.model import ScoringModel
+from creditscore_common.version import METADATA_FILE, ONNX_FILE
 from training.cli import EXIT_INVALID_INPUT, main
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, load_applications
 

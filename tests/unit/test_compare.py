@@ -19,12 +19,10 @@ from creditscore_common.compare import (
     ComparisonQuery,
     ComparisonRequestError,
     GroupTooSmallError,
-    SimilarQuery,
     UnknownFeatureError,
     bivariate,
     compare_client,
     percentile_rank,
-    similar_clients,
 )
 from creditscore_common.errors import ModelUnavailableError
 from creditscore_common.privacy import MIN_CELL_COUNT, suppress_small
@@ -36,6 +34,7 @@ from creditscore_common.profiles import (
     write_reference_profiles,
 )
 from creditscore_common.reference_index import ReferenceIndex
+from creditscore_common.similar import SimilarQuery, similar_clients
 
 N_REFERENCE = 4000
 #: A new client: 40 years old, female, cash loan, working, secondary education.

@@ -211,7 +211,8 @@ class StoreContract:
 def test_decision_fields_are_the_fields_of_the_api_record() -> None:
     """Every backend stores exactly the record the API returns, in its order."""
     assert tuple(schemas.DecisionRecord.model_fields) == DECISION_FIELDS
-    assert tuple(decisions.DecisionRecord.model_fields) == DECISION_FIELDS
+    # One record model: the decisions module answers with the schema's own class.
+    assert decisions.DecisionRecord is schemas.DecisionRecord
 
 
 def test_every_store_operation_is_abstract() -> None:

@@ -15,7 +15,6 @@ import numpy.typing as npt
 import pytest
 
 from creditscore_common.features import FeatureSpec, transform_batch
-from creditscore_common.model import MODEL_FILE
 from creditscore_common.treeshap import (
     OPENMP_RUNTIME,
     LightGBMLibraryError,
@@ -23,6 +22,7 @@ from creditscore_common.treeshap import (
     find_library,
     find_openmp_runtime,
 )
+from creditscore_common.version import MODEL_FILE
 from training.data import NEW_CLIENTS_FILE, load_applications
 from training.train import TrainingResult
 

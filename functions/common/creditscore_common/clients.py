@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from creditscore_common import labels, profiles
+from creditscore_common.features import DAYS_PER_YEAR
 from creditscore_common.labels import DEFAULT_LANG, Lang
 from creditscore_common.profiles import FEATURES_BY_NAME
 
@@ -189,9 +190,7 @@ def client_page(store: Store, query: ClientListQuery) -> ClientPage:
                 contract_type=_text(summary.get("NAME_CONTRACT_TYPE")),
                 income_type=_text(summary.get("NAME_INCOME_TYPE")),
                 gender=_text(summary.get("CODE_GENDER")),
-                age_years=None
-                if days_birth is None
-                else round(-days_birth / profiles.DAYS_PER_YEAR, 1),
+                age_years=None if days_birth is None else round(-days_birth / DAYS_PER_YEAR, 1),
                 income=_number(summary.get("AMT_INCOME_TOTAL")),
                 credit=_number(summary.get("AMT_CREDIT")),
             )

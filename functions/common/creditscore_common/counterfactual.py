@@ -39,7 +39,7 @@ from creditscore_common.labels import (
     format_value,
 )
 from creditscore_common.model import Band, ScoringModel
-from creditscore_common.service import ModelProvider
+from creditscore_common.provider import ModelProvider
 from creditscore_common.store import Store
 
 Lever = Literal["down_payment", "smaller_purchase", "longer_term", "combined"]

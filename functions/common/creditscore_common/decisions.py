@@ -22,7 +22,7 @@ from creditscore_common import service
 from creditscore_common.schemas import DecisionRecord
 
 if TYPE_CHECKING:
-    from creditscore_common.service import ModelProvider
+    from creditscore_common.provider import ModelProvider
     from creditscore_common.store import Store
 
 MAX_COMMENT_LENGTH = 1000

@@ -24,29 +24,12 @@ from creditscore_common.features import (
     transform_record,
 )
 from creditscore_common.version import (
-    IMPORTANCE_FILE,
-    METADATA_FILE,
-    MODEL_FILE,
     ONNX_FILE,
     ModelIntegrityError,
     read_metadata,
     read_verified,
     resolve_version_dir,
 )
-
-# Re-exported for the modules not yet importing them from creditscore_common.version
-# (training/cli.py, training/drift.py and a few tests); new code imports version.py.
-__all__ = [
-    "IMPORTANCE_FILE",
-    "METADATA_FILE",
-    "MODEL_FILE",
-    "ONNX_FILE",
-    "Band",
-    "Decision",
-    "ModelIntegrityError",
-    "OnnxScorer",
-    "ScoringModel",
-]
 
 INPUT_NAME = "features"
 PROBABILITY_OUTPUT = "probabilities"

@@ -24,8 +24,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from creditscore_common.features import DAYS_PER_YEAR as DAYS_PER_YEAR
 from creditscore_common.features import (
+    DAYS_PER_YEAR,
     RATIO_FEATURES,
     RawColumns,
     as_float,
@@ -33,8 +33,7 @@ from creditscore_common.features import (
     safe_ratio,
 )
 from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY
-from creditscore_common.version import PROFILES_FILE as PROFILES_FILE
-from creditscore_common.version import ModelIntegrityError, read_verified
+from creditscore_common.version import PROFILES_FILE, ModelIntegrityError, read_verified
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -89,3 +89,16 @@ class ModelProvider:
     def loaded_version(self) -> str | None:
         """The version in memory, without touching the store."""
         return None if self._model is None else self._model.version
+
+
+def served_file(model: ScoringModel, name: str) -> bytes:
+    """A file of the model version, checked against its recorded sha256 (503 if it fails)."""
+    try:
+        return model.read_file(name)
+    except ModelIntegrityError as error:
+        log.error("model %s refused: %s", model.version, error)
+        raise ModelUnavailableError(
+            f"model {model.version}: {name} failed its integrity check"
+        ) from error
+    except OSError as error:
+        raise ModelUnavailableError(f"model {model.version}: cannot read {name}") from error

@@ -15,18 +15,6 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.provider import ModelProvider
 from creditscore_common.store import Store
 
-# ModelProvider is re-exported for the modules that still import it from here
-# (counterfactual.py, decisions.py, compare.py and two integration tests).
-__all__ = [
-    "ModelProvider",
-    "Score",
-    "health",
-    "score_application",
-    "score_client",
-    "serve_application",
-    "serve_client",
-]
-
 
 @dataclass(frozen=True)
 class Score:
