@@ -22,6 +22,7 @@ import numpy.typing as npt
 from creditscore_common.labels import column_label
 from creditscore_common.model import ScoringModel
 from creditscore_common.monitoring import DriftSummary
+from creditscore_common.store.base import DRIFT_SUMMARY_FILE
 from monitoring.inputs import (
     Sample,
     column_importance,
@@ -45,7 +46,7 @@ from monitoring.stats import (
 
 #: The two files of a drift report; the summary names the HTML one.
 REPORT_FILE = "drift_report.html"
-SUMMARY_FILE = "drift_summary.json"
+SUMMARY_FILE = DRIFT_SUMMARY_FILE  # the name the store publishes it under
 #: Rows scored at a time: the feature matrix of 307k clients would take ~1 GB at once.
 SCORE_CHUNK = 50_000
 

@@ -111,11 +111,13 @@ def column_importance(spec: FeatureSpec, importance: Mapping[str, float]) -> dic
 
 
 def read_importance(model: ScoringModel) -> dict[str, float]:
-    """Mean |SHAP| per feature from the version's global_importance.json ({} if absent)."""
-    path = model.folder / IMPORTANCE_FILE
-    if not path.is_file():
+    """Mean |SHAP| per feature from the version's global_importance.json ({} if absent).
+
+    Read through the version's one verified read, like every other file of a version.
+    """
+    if IMPORTANCE_FILE not in model.metadata.get("sha256", {}):
         return {}
-    raw = json.loads(path.read_text())
+    raw = json.loads(model.read_file(IMPORTANCE_FILE))
     return {f["feature"]: float(f["mean_abs_shap"]) for f in raw.get("features", [])}
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from creditscore_common.features import DAYS_PER_YEAR
 from training.generation.sampler import (
-    DAYS_PER_YEAR,
     MIN_ID_AGE_DAYS,
     FloatArray,
     Sampler,

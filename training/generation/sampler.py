@@ -19,13 +19,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtri
 
+from creditscore_common.features import DAYS_PER_YEAR
 from creditscore_common.schema import ColumnSpec, ReferenceSchema
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 CodeArray = npt.NDArray[np.int16]
 
-DAYS_PER_YEAR = 365.25
 #: Nobody holds a job before 16 or an identity document before 14.
 MIN_WORK_AGE_DAYS = 16 * DAYS_PER_YEAR
 MIN_ID_AGE_DAYS = 14 * DAYS_PER_YEAR
