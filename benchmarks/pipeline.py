@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.explanations import explanation_figures
-from creditscore_common.schema import ID_COLUMN, TARGET_COLUMN
+from creditscore_common.reference_schema import ID_COLUMN, TARGET_COLUMN
 from monitoring.drift import run_drift
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, TRUTH_FILE
 from training.evaluate import CostWeights, best_threshold

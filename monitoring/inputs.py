@@ -26,7 +26,7 @@ from creditscore_common.features import (
     FeatureSpec,
 )
 from creditscore_common.model import ScoringModel
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 from creditscore_common.version import IMPORTANCE_FILE
 from monitoring.stats import FloatArray
 from training.data import load_applications

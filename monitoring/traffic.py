@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from creditscore_common.schema import load_schema
+from creditscore_common.reference_schema import load_schema
 from creditscore_common.traffic import SCORE_EVENT
 from monitoring.inputs import Columns, Sample
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from creditscore_common.schema import ID_COLUMN, TARGET_COLUMN, load_schema
+from creditscore_common.reference_schema import ID_COLUMN, TARGET_COLUMN, load_schema
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Synthetic Home Credit clients, faithful to the real ``application_train.csv``.
 
 The generator lets the whole pipeline run without the Kaggle files. Every column follows the
-reference summary in :mod:`creditscore_common.schema` (kind, missing rate, quantiles, levels),
-and the columns are tied together the way they are in the real table: hidden Gaussian factors
-(age, wealth, region, building size, ...) drive correlated scores, each score is turned into a
-column through the reference quantile function (a Gaussian copula), and a few columns are built
-from others (family size from children and partner, goods price from the credit, social-circle
-defaults from observations, ...).
+reference summary in :mod:`creditscore_common.reference_schema` (kind, missing rate,
+quantiles, levels), and the columns are tied together the way they are in the real table:
+hidden Gaussian factors (age, wealth, region, building size, ...) drive correlated scores,
+each score is turned into a column through the reference quantile function (a Gaussian
+copula), and a few columns are built from others (family size from children and partner,
+goods price from the credit, social-circle defaults from observations, ...).
 
 The default risk is a known function of the values written in the file only (missingness
 included), so a model trained on the file can approach the oracle. Its intercept and scale are
@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 from scipy.special import expit
 from tqdm import tqdm
 
-from creditscore_common.schema import (
+from creditscore_common.reference_schema import (
     ID_COLUMN,
     TARGET_COLUMN,
     ColumnSpec,

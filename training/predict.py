@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from creditscore_common.model import ScoringModel
-from creditscore_common.schema import ID_COLUMN, TARGET_COLUMN
+from creditscore_common.reference_schema import ID_COLUMN, TARGET_COLUMN
 from training.data import load_applications, read_header
 
 

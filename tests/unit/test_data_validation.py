@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from creditscore_common.schema import load_schema
+from creditscore_common.reference_schema import load_schema
 from training.cli import EXIT_INVALID_INPUT, main
 from training.data import (
     NEW_CLIENTS_FILE,

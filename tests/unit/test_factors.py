@@ -14,7 +14,7 @@ from creditscore_common.features import (
     FeatureSpec,
     fit_feature_spec,
 )
-from creditscore_common.schema import load_schema
+from creditscore_common.reference_schema import load_schema
 from training.data import ApplicationTable, load_reference_and_new
 
 

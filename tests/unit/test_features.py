@@ -30,7 +30,7 @@ from creditscore_common.features import (
     transform_record_features,
 )
 from creditscore_common.model import ScoringModel
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 from creditscore_common.version import METADATA_FILE
 from training.data import ApplicationTable, load_reference_and_new
 from training.train import TrainingResult

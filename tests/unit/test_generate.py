@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
-from creditscore_common.schema import (
+from creditscore_common.reference_schema import (
     DAYS_EMPLOYED_ANOMALY,
     ID_COLUMN,
     TARGET_COLUMN,

@@ -21,7 +21,7 @@ from creditscore_common.labels import (
     level_text,
     raw_column_labels,
 )
-from creditscore_common.schema import load_schema
+from creditscore_common.reference_schema import load_schema
 from training.train import TrainingResult
 
 NBSP = "\u00a0"
@@ -170,7 +170,7 @@ def test_number_helpers() -> None:
 
 
 def test_every_level_advisors_read_most_has_a_french_word() -> None:
-    from creditscore_common.schema import load_schema
+    from creditscore_common.reference_schema import load_schema
 
     schema = load_schema()
     for column in (

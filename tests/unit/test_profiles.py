@@ -25,7 +25,7 @@ from creditscore_common.profiles import (
     read_reference_profiles,
     write_reference_profiles,
 )
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY
 from creditscore_common.version import PROFILES_FILE
 from training.data import ApplicationTable, load_reference_and_new
 

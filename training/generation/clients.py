@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from creditscore_common.schema import ReferenceSchema
+from creditscore_common.reference_schema import ReferenceSchema
 from training.generation.building import draw_building
 from training.generation.credit import draw_bureau_and_social, draw_external_scores, draw_money
 from training.generation.documents import draw_documents

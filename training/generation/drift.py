@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, ReferenceSchema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, ReferenceSchema
 from training.generation.sampler import (
     FLOAT_STEP,
     MIN_ID_AGE_DAYS,

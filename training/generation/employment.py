@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, ColumnSpec
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, ColumnSpec
 from training.generation.sampler import (
     MIN_WORK_AGE_DAYS,
     FloatArray,

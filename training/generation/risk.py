@@ -16,7 +16,7 @@ import numpy.typing as npt
 from scipy.special import expit
 
 from creditscore_common.features import DAYS_PER_YEAR
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, ReferenceSchema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, ReferenceSchema
 from training.generation.sampler import CodeArray, FloatArray, _Table
 
 #: Expected AUC of the true probability; the real application table alone reaches ~0.76-0.78.

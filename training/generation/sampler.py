@@ -20,7 +20,7 @@ import numpy.typing as npt
 from scipy.special import ndtri
 
 from creditscore_common.features import DAYS_PER_YEAR
-from creditscore_common.schema import ColumnSpec, ReferenceSchema
+from creditscore_common.reference_schema import ColumnSpec, ReferenceSchema
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from creditscore_common.features import DAYS_PER_YEAR
 from creditscore_common.labels import Lang, column_label, level_text
 from creditscore_common.profiles import GROUP_DIMENSIONS
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 from creditscore_common.schemas import MINIMUM_FIELDS, MINIMUM_ONE_OF, application_bounds
 from creditscore_common.store.base import Store
 

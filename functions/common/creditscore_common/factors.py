@@ -25,7 +25,7 @@ from creditscore_common.features import (
     FeatureSpec,
 )
 from creditscore_common.labels import Lang
-from creditscore_common.schema import load_schema
+from creditscore_common.reference_schema import load_schema
 
 
 @dataclass(frozen=True)

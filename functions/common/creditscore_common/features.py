@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 
 FloatArray = npt.NDArray[np.float64]
 #: Raw columns as arrays (numbers as float, categories as objects), or scalars for one record.

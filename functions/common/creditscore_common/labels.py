@@ -33,7 +33,7 @@ from creditscore_common.features import (
     RATIO_FEATURES,
     FeatureSpec,
 )
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 
 Lang = Literal["fr", "en"]
 LANGUAGES: Final[tuple[Lang, ...]] = ("fr", "en")

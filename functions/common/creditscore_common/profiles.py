@@ -32,7 +32,7 @@ from creditscore_common.features import (
     count_rows,
     safe_ratio,
 )
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY
 from creditscore_common.version import PROFILES_FILE, ModelIntegrityError, read_verified
 
 FloatArray = npt.NDArray[np.float64]

@@ -1,4 +1,8 @@
-"""Pydantic request and response models of the API.
+"""The request and response models the three functions share (application, score, errors).
+
+Each domain module holds its own answer models beside the code that fills them
+(``explain.Explanation``, ``compare.ComparisonResponse``, ``clients.ClientDetails``...);
+the reference table's schema (column kinds, quantiles, levels) is ``reference_schema``.
 
 The application model is built from the reference schema: the 120 raw Home Credit fields,
 every one optional, unknown fields refused, and impossible values (a negative amount, an age
@@ -14,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from creditscore_common.errors import InsufficientApplicationError
 from creditscore_common.features import DAYS_PER_YEAR
-from creditscore_common.schema import DAYS_EMPLOYED_ANOMALY, load_schema
+from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 
 MAX_AGE_YEARS = 120
 

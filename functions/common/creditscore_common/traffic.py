@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from creditscore_common.features import FeatureSpec
-from creditscore_common.schema import load_schema
+from creditscore_common.reference_schema import load_schema
 
 if TYPE_CHECKING:  # service.py logs through this module: no import cycle at run time
     from creditscore_common.service import Score
