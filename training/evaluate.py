@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,13 @@ class CostWeights:
             raise ValueError("cost_fn and cost_fp must be finite positive numbers")
         if self.cost_fn <= 0 or self.cost_fp <= 0:
             raise ValueError("cost_fn and cost_fp must both be positive")
+
+    def per_client(self, fn: Any, fp: Any, n: Any) -> Any:
+        """The business cost per client, ``(cost_fn * FN + cost_fp * FP) / n``.
+
+        The one place the formula is written; counts may be numbers or numpy arrays.
+        """
+        return (self.cost_fn * fn + self.cost_fp * fp) / n
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def business_cost(
 ) -> float:
     """Cost per client of refusing every client with probability >= threshold."""
     _, fp, fn, _ = confusion_at(y_true, probability, threshold)
-    return (weights.cost_fn * fn + weights.cost_fp * fp) / len(y_true)
+    return float(weights.per_client(fn, fp, len(y_true)))
 
 
 def _sorted_runs(
@@ -134,8 +141,8 @@ def _costs_by_run(
     n = refused_pos[-1] + refused_neg[-1]
     fn = refused_pos[-1] - refused_pos
     fp = refused_neg
-    costs = (weights.cost_fn * fn + weights.cost_fp * fp) / n
-    nobody = weights.cost_fn * refused_pos[-1] / n
+    costs = weights.per_client(fn, fp, n)
+    nobody = weights.per_client(refused_pos[-1], 0, n)
     return costs, float(nobody)
 
 
@@ -202,7 +209,7 @@ def metrics_at(
     return ThresholdMetrics(
         threshold=float(threshold),
         auc=float("nan") if single_class else float(roc_auc_score(y_true, probability)),
-        cost_per_client=(weights.cost_fn * fn + weights.cost_fp * fp) / n,
+        cost_per_client=float(weights.per_client(fn, fp, n)),
         recall=recall,
         precision=precision,
         fbeta=fbeta_score(precision, recall, beta),

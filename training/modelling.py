@@ -392,38 +392,47 @@ class SearchTrial:
     seconds: float
 
 
+@dataclass(frozen=True)
+class SearchBudget:
+    """What the parameter search may spend: trials, rows, folds and seconds."""
+
+    n_trials: int
+    max_rows: int
+    n_folds: int
+    seconds: float
+    seed: int
+
+
 def search_lightgbm(
     trainer: LightGBMTrainer,
     imbalance: Imbalance,
     weights: CostWeights,
-    n_trials: int,
-    max_rows: int,
-    n_folds: int,
-    seed: int,
-    time_budget_s: float,
+    budget: SearchBudget,
     progress: Callable[[str], Any] | None = None,
 ) -> list[SearchTrial]:
     """Random search on a stratified sample; the base configuration is always trial 0.
 
-    Stops after ``n_trials`` or once ``time_budget_s`` has elapsed, whichever comes first.
-    Trials are ranked by cross-validated business cost (AUC breaks ties).
+    Stops after ``budget.n_trials`` or once ``budget.seconds`` have elapsed, whichever
+    comes first. Trials are ranked by cross-validated business cost (AUC breaks ties).
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(budget.seed)
     y = trainer.y
     rows = np.arange(y.size, dtype=np.int64)
-    if rows.size > max_rows:
-        rows, _ = train_test_split(rows, train_size=max_rows, stratify=y, random_state=seed)
-    plan = FoldPlan.stratified(y, n_folds, seed, rows=rows)
+    if rows.size > budget.max_rows:
+        rows, _ = train_test_split(
+            rows, train_size=budget.max_rows, stratify=y, random_state=budget.seed
+        )
+    plan = FoldPlan.stratified(y, budget.n_folds, budget.seed, rows=rows)
     space = SearchSpace()
     trials: list[SearchTrial] = []
     started = time.perf_counter()
-    for k in range(n_trials):
-        if k > 0 and time.perf_counter() - started > time_budget_s:
+    for k in range(budget.n_trials):
+        if k > 0 and time.perf_counter() - started > budget.seconds:
             log.info("search stopped by its time budget after %d trials", k)
             break
         params: dict[str, Any] = {} if k == 0 else space.sample(rng)
         if progress is not None:
-            progress(f"search trial {k + 1}/{n_trials}")
+            progress(f"search trial {k + 1}/{budget.n_trials}")
         result = trainer.cross_validate(plan, params, imbalance, weights)
         trials.append(
             SearchTrial(params, result.metrics.auc, result.metrics.cost_per_client, result.seconds)

@@ -53,6 +53,7 @@ from training.modelling import (
     CandidateResult,
     FoldPlan,
     LightGBMTrainer,
+    SearchBudget,
     SearchTrial,
     add_logit_offset,
     cross_validate_dummy,
@@ -83,6 +84,16 @@ class TrainConfig:
     progress: bool = True
     #: Measure what gender as an input, and the monotone constraints, change (2 more CVs).
     ablations: bool = True
+
+    def search_budget(self, n_rows: int) -> SearchBudget:
+        """The parameter search's budget on a table of ``n_rows`` reference clients."""
+        return SearchBudget(
+            n_trials=self.n_trials,
+            max_rows=min(self.search_rows, n_rows),
+            n_folds=self.search_folds,
+            seconds=self.search_minutes * 60,
+            seed=self.seed,
+        )
 
     @classmethod
     def quick(cls, **overrides: Any) -> TrainConfig:
@@ -322,10 +333,8 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
 
     stages.stage("search")
     trials = search_lightgbm(
-        trainer, best_base.imbalance, config.weights, config.n_trials,
-        min(config.search_rows, y.size), config.search_folds, config.seed,
-        config.search_minutes * 60, stages.fit,
-    )  # fmt: skip
+        trainer, best_base.imbalance, config.weights, config.search_budget(y.size), stages.fit
+    )
     stages.stage("tuned model")
     chosen = best_base
     if trials and trials[0].params:
@@ -390,8 +399,9 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         log.warning(
             "LEAKAGE ALARM: cross-validated AUC %.3f > %.2f; check for a column that "
             "reveals the outcome before trusting this model",
-            chosen.metrics.auc, LEAKAGE_AUC,
-        )  # fmt: skip
+            chosen.metrics.auc,
+            LEAKAGE_AUC,
+        )
 
     stages.stage("write + MLflow")
     artifacts_dir.mkdir(parents=True, exist_ok=True)
