@@ -1,9 +1,11 @@
 """Aggregated statistics of the reference clients and the model's global importance.
 
-Both files ship with every model version and feed the client comparisons and the global
-explanation of the API. They hold aggregates only, never a client row, under the privacy
-rules of the API (``creditscore_common.privacy``): no count of 1 to 4 clients, with
-complementary suppression, and percentiles that stop at 1 and 99.
+Both files ship with every model version. ``global_importance.json`` feeds the API's global
+explanation (``GET /model/importance``); ``reference_stats.json`` is for people and audits
+(and MLflow): the API's comparisons read ``reference_profiles.npz`` instead. They hold
+aggregates only, never a client row, under the privacy rules of the API
+(``creditscore_common.privacy``): no count of 1 to 4 clients, with complementary
+suppression, and percentiles that stop at 1 and 99.
 """
 
 from __future__ import annotations

@@ -18,7 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 ALLOWED_THIRD_PARTY = {"streamlit", "plotly", "requests"}
-FORBIDDEN = ("training", "creditscore_common", "functions", "app")
+FORBIDDEN = (
+    "training",
+    "monitoring",
+    "serving",
+    "benchmarks",
+    "creditscore_common",
+    "functions",
+    "app",
+)
 CODE_SUFFIXES = {".py", ".txt", ".toml", ".md"}
 
 

@@ -39,7 +39,18 @@ EM_X86_64 = 62
 #: Amazon Linux 2023 (the python3.12 runtime) ships glibc 2.34.
 MAX_GLIBC = (2, 34)
 LAMBDA_PYTHON = (3, 12)
-FORBIDDEN_MODULES = ("pandas", "sklearn", "lightgbm", "scipy", "pyarrow", "mlflow", "training")
+FORBIDDEN_MODULES = (
+    "pandas",
+    "sklearn",
+    "lightgbm",
+    "scipy",
+    "pyarrow",
+    "mlflow",
+    "training",
+    "monitoring",
+    "serving",
+    "benchmarks",
+)
 #: Lambda's limit on a function and its layers, unzipped.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
