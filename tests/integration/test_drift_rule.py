@@ -1,6 +1,6 @@
 """The drift rule as used on every input: both the correction and the effect floor count.
 
-The statistics are unit-tested in tests/unit/test_drift_stats.py; these tests check their
+The statistics are unit-tested in tests/unit/monitoring/test_drift_stats.py; these tests check their
 use in :func:`monitoring.compare.compare`, where removing the Benjamini-Hochberg correction
 or the effect-size floor (each alone) would flag inputs that have not drifted:
 

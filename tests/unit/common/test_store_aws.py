@@ -36,7 +36,7 @@ from creditscore_common.version import (
 )
 from training.train import TrainingResult
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REGION = "eu-west-3"
 BUCKET = "creditscore-models-test"
 CLIENTS_TABLE = "creditscore-clients-test"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FRONTEND = ROOT / "frontend"
 ALLOWED_THIRD_PARTY = {"streamlit", "plotly", "requests"}
 FORBIDDEN = (

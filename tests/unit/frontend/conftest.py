@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 HERE = Path(__file__).resolve().parent
-FRONTEND = HERE.parents[1] / "frontend"
+FRONTEND = HERE.parents[2] / "frontend"
 APP = FRONTEND / "app.py"
 for folder in (HERE, FRONTEND):
     if str(folder) not in sys.path:
