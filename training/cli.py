@@ -54,6 +54,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "weights": CostWeights(cost_fn=args.cost_fn, cost_fp=args.cost_fp),
         "seed": args.seed,
         "progress": not args.no_progress,
+        "ablations": not args.no_ablations,
     }
     if args.trials is not None:
         overrides["n_trials"] = args.trials
@@ -178,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cost of refusing a good client")  # fmt: skip
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.add_argument("--no-ablations", action="store_true",
+                    help="skip measuring the model with gender and without monotone "
+                         "constraints (two extra cross-validations)")  # fmt: skip
     tr.set_defaults(handler=_cmd_train)
 
     pr = commands.add_parser("predict", help="score a CSV of applications in batch")

@@ -60,5 +60,20 @@ def print_training_summary(result: TrainingResult) -> None:
         f"  registry: {result.registered_version or '-'} · written to {result.version_dir} "
         f"in {result.seconds:.0f} s"
     )
+    band = meta.get("borderline")
+    if band:
+        console.print(
+            f"  borderline (to be examined): [{band['lower']:.4f}, {band['upper']:.4f}), "
+            f"{band['share_of_new_clients']:.1%} of new clients"
+        )
+    ablations = meta.get("ablations") or {}
+    for key, name in (("with_gender", "with gender"), ("without_monotone", "without monotone")):
+        ablation = ablations.get(key)
+        if ablation:
+            console.print(
+                f"  {name} (not served): AUC {ablation['auc']:.4f} "
+                f"({ablation['delta_auc']:+.4f}), cost {ablation['cost_per_client']:.4f} "
+                f"({ablation['delta_cost_per_client']:+.4f})"
+            )
     if meta["leakage_alarm"]:
         console.print("[bold red]LEAKAGE ALARM: CV AUC above 0.82; check for target leaks.[/]")

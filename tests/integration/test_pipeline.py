@@ -51,7 +51,16 @@ def _run_pipeline(root: Path) -> Run:
             ]
         )
         codes["train"] = main(
-            ["train", "--data", str(data), "--out", str(artifacts), "--quick", "--no-progress"]
+            [
+                "train",
+                "--data",
+                str(data),
+                "--out",
+                str(artifacts),
+                "--quick",
+                "--no-progress",
+                "--no-ablations",
+            ]
         )
         codes["predict"] = main(
             [
@@ -83,6 +92,10 @@ def test_every_command_succeeds(run: Run) -> None:
     for name in (TRAIN_FILE, NEW_CLIENTS_FILE, "truth.csv", "drift_manifest.json"):
         assert (run.data / name).is_file(), name
     assert (run.artifacts / "latest" / METADATA_FILE).is_file()
+    # --no-ablations: no extra cross-validation, nothing recorded; the rest is all there.
+    metadata = json.loads((run.artifacts / "latest" / METADATA_FILE).read_text())
+    assert "ablations" not in metadata
+    assert {"borderline", "score_bins", "monotone_constraints"} <= set(metadata)
 
 
 def test_predictions_cover_every_new_client(run: Run) -> None:
