@@ -165,18 +165,11 @@ def factors(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, 
     values = [float(item["points"]) for item in ordered]
     raising = [item.get("direction") == "raises" for item in ordered]
     fig = go.Figure(
-        go.Bar(
-            x=values,
-            y=unique([f"{arrow(str(item.get('direction')))} {item['label']}" for item in ordered]),
-            orientation="h",
-            marker={
-                "color": [VERMILLION if r else BLUE for r in raising],
-                "pattern": {"shape": [HATCH if r else "" for r in raising], "fgcolor": "white"},
-                "line": {"color": INK, "width": 0.5},
-            },
-            text=[signed_points(v, lang) for v in values],
-            textposition="outside",
-            cliponaxis=False,
+        _points_bars(
+            values,
+            [f"{arrow(str(item.get('direction')))} {item['label']}" for item in ordered],
+            raising,
+            lang,
             customdata=[item.get("sentence", "") for item in ordered],
             hovertemplate="%{customdata}<extra></extra>",
         )
@@ -207,23 +200,14 @@ def factor_changes(rows: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     values = [float(row["change"]) for row in ordered]
     raising = [v > 0 for v in values]
     fig = go.Figure(
-        go.Bar(
-            x=values,
-            y=unique(
-                [
-                    f"{arrow('raises' if v > 0 else 'lowers' if v < 0 else '')} {row['label']}"
-                    for row, v in zip(ordered, values, strict=True)
-                ]
-            ),
-            orientation="h",
-            marker={
-                "color": [VERMILLION if r else BLUE for r in raising],
-                "pattern": {"shape": [HATCH if r else "" for r in raising], "fgcolor": "white"},
-                "line": {"color": INK, "width": 0.5},
-            },
-            text=[signed_points(v, lang) for v in values],
-            textposition="outside",
-            cliponaxis=False,
+        _points_bars(
+            values,
+            [
+                f"{arrow('raises' if v > 0 else 'lowers' if v < 0 else '')} {row['label']}"
+                for row, v in zip(ordered, values, strict=True)
+            ],
+            raising,
+            lang,
             hoverinfo="skip",
         )
     )
@@ -238,6 +222,30 @@ def factor_changes(rows: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     else:
         first = t("why_none", lang)
     return fig, t("whatif_alt", lang, n=len(rows), first=first)
+
+
+def _points_bars(
+    values: Sequence[float],
+    labels: Sequence[str],
+    raising: Sequence[bool],
+    lang: Lang,
+    **hover: Any,
+) -> go.Bar:
+    """Horizontal bars of effects in points, raising ones hatched, signed values at their end."""
+    return go.Bar(
+        x=list(values),
+        y=unique(labels),
+        orientation="h",
+        marker={
+            "color": [VERMILLION if r else BLUE for r in raising],
+            "pattern": {"shape": [HATCH if r else "" for r in raising], "fgcolor": "white"},
+            "line": {"color": INK, "width": 0.5},
+        },
+        text=[signed_points(v, lang) for v in values],
+        textposition="outside",
+        cliponaxis=False,
+        **hover,
+    )
 
 
 def _room(values: Sequence[float], share: float = 0.25) -> list[float]:
