@@ -240,7 +240,7 @@ def test_values_labels_and_sentences_are_readable(
         assert french["DAYS_BIRTH"]["label"] == "Âge" and english["DAYS_BIRTH"]["label"] == "Age"
     if "AMT_CREDIT" in french and "AMT_CREDIT" in application:
         assert french["AMT_CREDIT"]["raw_value"] == application["AMT_CREDIT"]
-        assert "\u00a0" in french["AMT_CREDIT"]["value"] or application["AMT_CREDIT"] < 1000
+        assert "\u202f" in french["AMT_CREDIT"]["value"] or application["AMT_CREDIT"] < 1000
 
 
 def test_top_k_keeps_additivity_with_a_remainder(client: TestClient, sample_ids: list[int]) -> None:

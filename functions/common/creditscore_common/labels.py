@@ -447,6 +447,10 @@ def is_missing(value: Any) -> bool:
         return True
 
 
+#: Between groups of thousands in French (U+202F, narrow no-break space).
+THOUSANDS_SEPARATOR: Final = "\u202f"
+
+
 def format_number(value: float, decimals: int, lang: Lang) -> str:
     """A number with thousands separators: "202 500,5" in French, "202,500.5" in English."""
     text = f"{value:,.{decimals}f}"
@@ -454,8 +458,9 @@ def format_number(value: float, decimals: int, lang: Lang) -> str:
         text = text[1:]  # no "-0,0"
     if lang == "en":
         return text
-    # A no-break space: a number never splits over two lines of the dashboard.
-    return text.replace(",", "\u00a0").replace(".", ",")
+    # French typography: a narrow no-break space between thousands (a number never splits
+    # over two lines), as the dashboard writes them; a no-break space before a unit.
+    return text.replace(",", THOUSANDS_SEPARATOR).replace(".", ",")
 
 
 def format_percent(share: float, lang: Lang) -> str:

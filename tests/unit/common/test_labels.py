@@ -25,6 +25,7 @@ from creditscore_common.reference_schema import load_schema
 from training.train import TrainingResult
 
 NBSP = "\u00a0"
+NNBSP = "\u202f"  # between thousands
 
 
 # ---------------------------------------------------------------------------- coverage
@@ -112,8 +113,8 @@ def test_every_feature_of_a_trained_model_is_labelled(trained_model: TrainingRes
         ("DAYS_ID_PUBLISH", -730.5, "il y a 2,0 ans", "2.0 years ago"),
         ("DAYS_LAST_PHONE_CHANGE", -1, "il y a 1 jour", "1 day ago"),
         ("DAYS_LAST_PHONE_CHANGE", 0, "le jour de la demande", "on the day of application"),
-        ("AMT_INCOME_TOTAL", 202500.0, f"202{NBSP}500{NBSP}€", "€202,500"),
-        ("AMT_CREDIT", 1293502.5, f"1{NBSP}293{NBSP}502{NBSP}€", "€1,293,502"),
+        ("AMT_INCOME_TOTAL", 202500.0, f"202{NNBSP}500{NBSP}€", "€202,500"),
+        ("AMT_CREDIT", 1293502.5, f"1{NNBSP}293{NNBSP}502{NBSP}€", "€1,293,502"),
         ("AMT_REQ_CREDIT_BUREAU_YEAR", 3.0, "3", "3"),
         ("CNT_CHILDREN", 2, "2", "2"),
         ("OWN_CAR_AGE", 7.0, "7 ans", "7 years"),
@@ -146,7 +147,7 @@ def test_raw_values_in_readable_units(column: str, value: object, fr: str, en: s
         ("ANNUITY_INCOME_RATIO", 0.1523, f"15,2{NBSP}%", "15.2%"),
         ("CREDIT_GOODS_RATIO", 1.0, f"100{NBSP}%", "100%"),
         ("EMPLOYED_AGE_RATIO", 0.05, f"5,0{NBSP}%", "5.0%"),
-        ("INCOME_PER_FAMILY_MEMBER", 67500.0, f"67{NBSP}500", "67,500"),
+        ("INCOME_PER_FAMILY_MEMBER", 67500.0, f"67{NNBSP}500", "67,500"),
         ("EXT_SOURCE_MEAN", 0.4567, "0,46", "0.46"),
         ("EXT_SOURCE_MISSING_COUNT", 2.0, "2", "2"),
         (EMPLOYMENT_ANOMALY_FEATURE, 1.0, "oui", "yes"),
@@ -160,7 +161,7 @@ def test_derived_values_in_readable_units(feature: str, value: object, fr: str, 
 
 def test_number_helpers() -> None:
     assert format_number(-0.004, 2, "fr") == "0,00"  # never "-0,00"
-    assert format_number(-1234.5, 1, "fr") == f"-1{NBSP}234,5"
+    assert format_number(-1234.5, 1, "fr") == f"-1{NNBSP}234,5"
     assert format_percent(0.0, "en") == "0.0%"
     assert level_text("Cash loans", "fr") == "prêt personnel"
     assert level_text("Cash loans", "en") == "Cash loans"
