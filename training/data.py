@@ -3,6 +3,11 @@
 Validation happens before any work: a file that is empty, lacks a column, has an unknown
 one, holds text where a number belongs, repeats a client ID or has a TARGET outside {0, 1}
 raises :class:`DataValidationError`, whose message names the file, the column and the lines.
+
+Then the plausibility rules (``creditscore_common.plausibility``, the ones the API refuses an
+application for) are applied: a value that breaks one (a negative income, a birth date in the
+future, an external score of 7.5...) is read as missing, not refused, and counted per rule and
+column in the table's :class:`DataQuality` (logged as a warning with the first lines).
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from creditscore_common import plausibility
 from creditscore_common.reference_schema import ID_COLUMN, TARGET_COLUMN, load_schema
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,58 @@ class DataValidationError(ValueError):
 
 
 @dataclass(frozen=True)
+class DataQuality:
+    """The implausible values of one file, read as missing: counts per rule and column.
+
+    ``counts[rule][column]`` is the number of values of ``column`` that broke ``rule``;
+    ``lines`` holds the first of their file lines with the values, for messages.
+    """
+
+    file: str = ""
+    n_rows: int = 0
+    rows_affected: int = 0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    lines: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def n_values(self) -> int:
+        """Values treated as missing, over every rule and column."""
+        return sum(sum(by_column.values()) for by_column in self.counts.values())
+
+    def by_rule(self) -> dict[str, int]:
+        """Every rule -> values it set to missing (0 for the rules nothing broke)."""
+        return {rule: sum(self.counts.get(rule, {}).values()) for rule in plausibility.RULES}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form recorded in a model version's metadata (``data_quality``)."""
+        return {
+            "file": self.file,
+            "n_rows": self.n_rows,
+            "rows_affected": self.rows_affected,
+            "values_treated_as_missing": self.n_values,
+            "rules": {
+                rule: {"values": n, "columns": dict(sorted(self.counts.get(rule, {}).items()))}
+                for rule, n in self.by_rule().items()
+            },
+        }
+
+    def summary(self) -> str:
+        """One line for people: how many values, and where."""
+        if not self.n_values:
+            return f"{self.file}: no implausible value in {self.n_rows:,} rows"
+        parts = [
+            f"{rule} {sum(by_column.values())} ("
+            + ", ".join(f"{column} {n}" for column, n in sorted(by_column.items()))
+            + ")"
+            for rule, by_column in sorted(self.counts.items())
+        ]
+        return (
+            f"{self.file}: {self.n_values} implausible values in {self.rows_affected:,} of "
+            f"{self.n_rows:,} rows treated as missing: " + "; ".join(parts)
+        )
+
+
+@dataclass(frozen=True)
 class ApplicationTable:
     """Validated application rows: ids, optional TARGET and the raw application columns.
 
@@ -51,6 +110,8 @@ class ApplicationTable:
     ids: npt.NDArray[np.int64]
     target: npt.NDArray[np.int8] | None
     columns: dict[str, npt.NDArray[Any]]
+    #: Values that broke a plausibility rule and were read as missing.
+    quality: DataQuality = field(default_factory=DataQuality)
 
     @property
     def n_rows(self) -> int:
@@ -195,8 +256,61 @@ def _value_problems(table: pa.Table, with_target: bool) -> list[str]:
     return problems
 
 
+def treat_implausible_as_missing(path: Path, columns: dict[str, npt.NDArray[Any]]) -> DataQuality:
+    """Set to NaN, in place, every value that breaks a plausibility rule; count them."""
+    found = plausibility.find_violations(columns)
+    counts: dict[str, dict[str, int]] = {}
+    lines: dict[str, dict[str, str]] = {}
+    for (rule, column), mask in found.masks.items():
+        rows = np.flatnonzero(mask)
+        counts.setdefault(rule, {})[column] = int(rows.size)
+        lines.setdefault(rule, {})[column] = _examples(rows, columns[column])
+    for column, mask in found.missing_by_column().items():
+        columns[column][mask] = np.nan
+    quality = DataQuality(
+        file=path.name,
+        n_rows=found.n_rows,
+        rows_affected=int(found.rows().sum()),
+        counts=counts,
+        lines=lines,
+    )
+    if quality.n_values:
+        where = "; ".join(
+            f"{rule} {column} on lines {text}"
+            for rule, by_column in sorted(lines.items())
+            for column, text in sorted(by_column.items())
+        )
+        log.warning("%s (%s)", quality.summary(), where)
+    return quality
+
+
+def data_quality_record(
+    reference: ApplicationTable, new_clients: ApplicationTable
+) -> dict[str, Any]:
+    """A training run's ``data_quality`` block: what each file had read as missing."""
+    return {
+        "rules": "creditscore_common.plausibility (the API answers 422 for the same values)",
+        "reference": reference.quality.as_dict(),
+        "new_clients": new_clients.quality.as_dict(),
+    }
+
+
+def data_quality_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+    """MLflow metrics of a ``data_quality`` block: ``data_quality.<rule>`` (reference file)."""
+    metrics: dict[str, float] = {}
+    for key, prefix in (("reference", "data_quality"), ("new_clients", "data_quality.new_clients")):
+        block = record[key]
+        metrics[f"{prefix}.rows_affected"] = float(block["rows_affected"])
+        for rule, figures in block["rules"].items():
+            metrics[f"{prefix}.{rule}"] = float(figures["values"])
+    return metrics
+
+
 def load_applications(path: Path, with_target: bool) -> ApplicationTable:
-    """Read and validate one application file; raise DataValidationError on any problem."""
+    """Read and validate one application file; raise DataValidationError on any problem.
+
+    Values that break a plausibility rule are then read as missing (``table.quality``).
+    """
     schema = load_schema()
     if not path.is_file():
         raise DataValidationError(path, ["the file does not exist"])
@@ -224,12 +338,13 @@ def load_applications(path: Path, with_target: bool) -> ApplicationTable:
     for name in schema.application_names:
         array = table.column(name).to_numpy(zero_copy_only=False)
         columns[name] = array.astype(np.float64) if name in numeric else array.astype(object)
+    quality = treat_implausible_as_missing(path, columns)
     target = None
     if with_target:
         target = table.column(TARGET_COLUMN).to_numpy().astype(np.int8)
     ids = table.column(ID_COLUMN).to_numpy().astype(np.int64)
     log.info("loaded %s: %d clients", path, ids.size)
-    return ApplicationTable(path=path, ids=ids, target=target, columns=columns)
+    return ApplicationTable(path=path, ids=ids, target=target, columns=columns, quality=quality)
 
 
 def load_reference_and_new(data_dir: Path) -> tuple[ApplicationTable, ApplicationTable]:

@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 
 from creditscore_common.model import ScoringModel
 from creditscore_common.reference_schema import ID_COLUMN, TARGET_COLUMN
-from training.data import load_applications, read_header
+from training.data import DataQuality, load_applications, read_header
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,16 @@ class PredictionSummary:
     threshold: float
     n_clients: int
     n_refused: int
+    #: Values that broke a plausibility rule, scored as missing (as in training).
+    data_quality: DataQuality
 
 
 def predict_file(model_path: Path, data_path: Path, out_path: Path) -> PredictionSummary:
     """Write SK_ID_CURR, probability, decision and band for every application in ``data_path``.
 
     The file may be a new-clients file or a reference file (its TARGET is ignored). The
-    output appears whole or not at all.
+    output appears whole or not at all. A value that breaks a plausibility rule is scored as
+    missing, as in training, and counted in ``data_quality`` (the API would refuse it).
     """
     model = ScoringModel.load(model_path, threads=0)
     with_target = TARGET_COLUMN in read_header(data_path)
@@ -61,4 +64,5 @@ def predict_file(model_path: Path, data_path: Path, out_path: Path) -> Predictio
         threshold=model.threshold,
         n_clients=table.n_rows,
         n_refused=int(np.sum(decision == "refuse")),
+        data_quality=table.quality,
     )

@@ -334,6 +334,55 @@ def test_invalid_application_is_422_naming_the_field(
     assert field in [detail["field"] for detail in body["details"]]
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        pytest.param({"AMT_INCOME_TOTAL": -1.0}, "AMT_INCOME_TOTAL", "amount_range", id="income"),
+        pytest.param({"AMT_INCOME_TOTAL": 1e15}, "AMT_INCOME_TOTAL", "amount_range", id="1e15"),
+        pytest.param({"AMT_CREDIT": 1e308}, "AMT_CREDIT", "amount_range", id="credit-1e308"),
+        pytest.param({"CNT_CHILDREN": 1e308}, "CNT_CHILDREN", "count_range", id="children-1e308"),
+        pytest.param({"CNT_CHILDREN": 31}, "CNT_CHILDREN", "count_range", id="31-children"),
+        pytest.param({"DAYS_BIRTH": 400.0}, "DAYS_BIRTH", "days_in_past", id="born-later"),
+        pytest.param(
+            {"DAYS_EMPLOYED": -1e308}, "DAYS_EMPLOYED", "days_within_120_years", id="employed-1e308"
+        ),
+        pytest.param(
+            {"DAYS_EMPLOYED": 100.0}, "DAYS_EMPLOYED", "days_in_past", id="employed-later"
+        ),
+        pytest.param({"EXT_SOURCE_2": 7.5}, "EXT_SOURCE_2", "score_range", id="score-7.5"),
+        pytest.param({"OWN_CAR_AGE": 500}, "OWN_CAR_AGE", "car_age_range", id="car-age"),
+        pytest.param({"HOUR_APPR_PROCESS_START": 24}, "HOUR_APPR_PROCESS_START", "hour_range"),
+        pytest.param({"REGION_RATING_CLIENT": 4}, "REGION_RATING_CLIENT", "rating_range"),
+        pytest.param({"FLAG_MOBIL": 0.5}, "FLAG_MOBIL", "flag_value", id="flag-0.5"),
+        pytest.param({"LIVINGAREA_AVG": 1.5}, "LIVINGAREA_AVG", "normalised_range"),
+    ],
+)
+def test_implausible_values_are_422_naming_field_and_rule(
+    client: TestClient, change: dict[str, Any], field: str, rule: str
+) -> None:
+    """The plausibility rules training reads as missing: the API refuses them by name."""
+    response = client.post("/score", json={"application": {**MINIMAL, **change}}, headers=AUTH)
+    body = assert_clean_error(response, 422, "invalid_request")
+    assert field in body["message"]
+    (detail,) = body["details"]
+    assert detail["field"] == field and detail["location"] == f"body.application.{field}"
+    assert detail["problem"].startswith(f"{rule}: "), detail
+    assert "e+308" not in response.text and "1e308" not in body["message"]
+
+
+def test_employment_longer_than_life_is_422_naming_both_fields(client: TestClient) -> None:
+    application = {**MINIMAL, "DAYS_BIRTH": -10_000.0, "DAYS_EMPLOYED": -12_000.0}
+    response = client.post("/score", json={"application": application}, headers=AUTH)
+    body = assert_clean_error(response, 422, "invalid_request")
+    assert "DAYS_BIRTH" in body["message"] and "DAYS_EMPLOYED" in body["message"]
+    assert sorted(d["field"] for d in body["details"]) == ["DAYS_BIRTH", "DAYS_EMPLOYED"]
+    assert all(d["problem"].startswith("employment_longer_than_life: ") for d in body["details"])
+    # An employment as long as the client's life, or none at all, is still scored.
+    for employed in (-10_000.0, 365243.0):
+        fine = {**application, "DAYS_EMPLOYED": employed}
+        assert client.post("/score", json={"application": fine}, headers=AUTH).status_code == 200
+
+
 def test_missing_application_key_is_422(client: TestClient) -> None:
     for payload in ({}, {"AMT_CREDIT": 1.0}, {"applications": {}}):
         body = assert_clean_error(
@@ -422,7 +471,7 @@ def test_unknown_categories_and_odd_values_still_score(client: TestClient) -> No
         "NAME_CONTRACT_TYPE": "Crypto loans",
         "ORGANIZATION_TYPE": "",
         "AMT_CREDIT": 0.0,
-        "AMT_INCOME_TOTAL": 1e15,
+        "AMT_INCOME_TOTAL": 1e8,  # 100 M: odd, yet under 100 × the reference maximum
         "DAYS_EMPLOYED": 365243.0,
         "CNT_CHILDREN": 19,
     }

@@ -6,48 +6,68 @@ the reference table's schema (column kinds, quantiles, levels) is ``reference_sc
 
 The application model is built from the reference schema: the 120 raw Home Credit fields,
 every one optional, unknown fields refused, and impossible values (a negative amount, an age
-over 120 years, a flag other than 0/1, ...) refused with a 422 that names the field.
+over 120 years, a flag other than 0/1, an employment longer than the client's life, ...)
+refused with a 422 that names the field and the plausibility rule (``plausibility``, the same
+rules training applies: there such a value is read as missing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from creditscore_common import plausibility
 from creditscore_common.errors import InsufficientApplicationError
-from creditscore_common.features import DAYS_PER_YEAR
-from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
-
-MAX_AGE_YEARS = 120
-
-#: Bounds of numeric fields that no real application can cross: (ge, le).
-_BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "DAYS_BIRTH": (-MAX_AGE_YEARS * DAYS_PER_YEAR, 0.0),
-    "HOUR_APPR_PROCESS_START": (0.0, 23.0),
-    "REGION_RATING_CLIENT": (1.0, 3.0),
-    "REGION_RATING_CLIENT_W_CITY": (1.0, 3.0),
-    "REGION_POPULATION_RELATIVE": (0.0, 1.0),
-    "EXT_SOURCE_1": (0.0, 1.0),
-    "EXT_SOURCE_2": (0.0, 1.0),
-    "EXT_SOURCE_3": (0.0, 1.0),
-}
+from creditscore_common.reference_schema import load_schema
 
 
 def application_bounds(name: str, kind: str) -> tuple[float | None, float | None]:
-    """Bounds (ge, le) of a numeric application field that no real application crosses."""
-    if name in _BOUNDS:
-        return _BOUNDS[name]
-    if kind == "flag":
-        return (0.0, 1.0)
-    if name.startswith(("AMT_", "CNT_", "OWN_CAR_AGE", "OBS_", "DEF_")):
-        return (0.0, None)
-    if name.startswith("DAYS_") and name != "DAYS_EMPLOYED":
-        return (None, 0.0)
-    if name.endswith(("_AVG", "_MODE", "_MEDI")):
-        return (0.0, 1.0)
-    return (None, None)
+    """Bounds (ge, le) of a numeric application field (``plausibility.column_bounds``).
+
+    ``kind`` is the column's kind in the reference schema; the rules already know it.
+    """
+    del kind
+    return plausibility.column_bounds(name)
+
+
+def _rule_error(violation: plausibility.Violation) -> PydanticCustomError:
+    # The API's 422 puts the message in details[].problem: "rule: what the value must be".
+    return PydanticCustomError(violation.rule, violation.problem)
+
+
+def _plausible(name: str) -> AfterValidator:
+    def check(value: float | None) -> float | None:
+        violation = plausibility.check_value(name, value)
+        if violation is not None:
+            raise _rule_error(violation)
+        return value
+
+    return AfterValidator(check)
+
+
+def _number_field(name: str) -> Any:
+    ge, le = plausibility.column_bounds(name)
+    rules = sorted({c.rule for c in plausibility.column_checks().get(name, ())})
+    extra: dict[str, Any] = {}
+    if ge is not None:
+        extra["minimum"] = ge
+    if le is not None:
+        extra["maximum"] = le
+    description = "plausibility rules: " + ", ".join(rules) if rules else None
+    field = Field(allow_inf_nan=False, description=description, json_schema_extra=extra or None)
+    return Annotated[float | None, field, _plausible(name)]
 
 
 def _application_fields() -> dict[str, Any]:
@@ -57,10 +77,31 @@ def _application_fields() -> dict[str, Any]:
         if spec.is_categorical:
             fields[name] = (Annotated[str | None, Field(max_length=100)], None)
         else:
-            ge, le = application_bounds(name, spec.kind)
-            number = float | None
-            fields[name] = (Annotated[number, Field(ge=ge, le=le, allow_inf_nan=False)], None)
+            fields[name] = (_number_field(name), None)
     return fields
+
+
+def _init_details(error: ValidationError) -> list[InitErrorDetails]:
+    """The line errors of a raised ValidationError, ready to be raised again with more."""
+    details: list[InitErrorDetails] = []
+    for e in error.errors():
+        kind: Any = e["type"]
+        if kind in plausibility.RULES:
+            kind = PydanticCustomError(kind, e["msg"])
+        item = InitErrorDetails(type=kind, loc=e["loc"], input=e["input"])
+        if "ctx" in e and not isinstance(kind, PydanticCustomError):
+            item["ctx"] = e["ctx"]
+        details.append(item)
+    return details
+
+
+def _cross_field_details(record: Mapping[str, Any]) -> list[InitErrorDetails]:
+    """One error per field a cross-field rule names (both fields of the pair)."""
+    return [
+        InitErrorDetails(type=_rule_error(violation), loc=(name,), input=record.get(name))
+        for violation in plausibility.check_cross_field(record)
+        for name in violation.fields
+    ]
 
 
 class ApplicationBase(BaseModel):
@@ -69,15 +110,29 @@ class ApplicationBase(BaseModel):
     # strict: a boolean or a numeric string is not an amount (JSON integers still are).
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    @field_validator("DAYS_EMPLOYED", check_fields=False)
+    @model_validator(mode="wrap")
     @classmethod
-    def _days_employed(cls, value: float | None) -> float | None:
-        if value is not None and value > 0 and value != DAYS_EMPLOYED_ANOMALY:
-            raise ValueError(
-                f"must be <= 0 (days before the application) or {DAYS_EMPLOYED_ANOMALY} "
-                "(no employment)"
-            )
-        return value
+    def _cross_field_rules(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Add the cross-field rules' errors to the fields' own (all reported at once).
+
+        A cross-field rule looks only at fields that passed their own rules, as training does.
+        """
+        try:
+            application = handler(data)
+        except ValidationError as error:
+            if not isinstance(data, Mapping):
+                raise
+            refused = {e["loc"][0] for e in error.errors() if e["loc"]}
+            valid = {k: v for k, v in data.items() if k not in refused}
+            cross = _cross_field_details(valid)
+            if not cross:
+                raise
+            line_errors = [*_init_details(error), *cross]
+            raise ValidationError.from_exception_data(error.title, line_errors) from None
+        cross = _cross_field_details(application.raw())
+        if cross:
+            raise ValidationError.from_exception_data(cls.__name__, cross)
+        return application
 
     def raw(self) -> dict[str, Any]:
         """The fields that were given, as the feature transform reads them."""

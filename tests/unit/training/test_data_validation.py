@@ -319,3 +319,85 @@ def test_quoted_and_unquoted_layouts_load_the_same(data_dir: Path) -> None:
     with (data_dir / TRAIN_FILE).open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n").writerows(rows)
     _assert_same_table(original, load_applications(data_dir / TRAIN_FILE, with_target=True))
+
+
+# ----------------------------------------------------------------------- plausibility
+
+#: (line, column, value written, rule): values no real application holds.
+IMPLAUSIBLE = [
+    (3, "AMT_INCOME_TOTAL", "-1", "amount_range"),
+    (4, "DAYS_BIRTH", "400", "days_in_past"),
+    (5, "EXT_SOURCE_2", "7.5", "score_range"),
+    (6, "AMT_CREDIT", "1e308", "amount_range"),
+    (7, "CNT_CHILDREN", "1e308", "count_range"),
+    (8, "DAYS_EMPLOYED", "-1e308", "days_within_120_years"),
+]
+
+
+def test_implausible_values_are_read_as_missing_and_counted(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = load_applications(data_dir / TRAIN_FILE, with_target=True)
+    assert original.quality.n_values == 0
+
+    def inject(rows: Rows) -> None:
+        for line, column, value, _ in IMPLAUSIBLE:
+            set_cell(rows, line, column, value)
+        set_cell(rows, 9, "DAYS_BIRTH", "-10000")  # employed for longer than alive
+        set_cell(rows, 9, "DAYS_EMPLOYED", "-12000")
+
+    edit(data_dir / TRAIN_FILE, inject)
+    with caplog.at_level("WARNING", logger="training.data"):
+        table = load_applications(data_dir / TRAIN_FILE, with_target=True)
+    # The implausible values became missing; everything else reads as before.
+    expected = {name: values.copy() for name, values in original.columns.items()}
+    for line, column, _, _ in IMPLAUSIBLE:
+        expected[column][line - 2] = np.nan
+    expected["DAYS_EMPLOYED"][9 - 2] = np.nan
+    expected["DAYS_BIRTH"][9 - 2] = -10000.0  # the birth date stays
+    _assert_same_table(ApplicationTable(table.path, original.ids, original.target, expected), table)
+
+    quality = table.quality
+    assert quality.file == TRAIN_FILE and quality.n_rows == table.n_rows
+    assert quality.rows_affected == 7 and quality.n_values == 7
+    assert quality.counts == {
+        "amount_range": {"AMT_INCOME_TOTAL": 1, "AMT_CREDIT": 1},
+        "days_in_past": {"DAYS_BIRTH": 1},
+        "score_range": {"EXT_SOURCE_2": 1},
+        "count_range": {"CNT_CHILDREN": 1},
+        "days_within_120_years": {"DAYS_EMPLOYED": 1},
+        "employment_longer_than_life": {"DAYS_EMPLOYED": 1},
+    }
+    record = quality.as_dict()
+    assert record["rules"]["amount_range"] == {
+        "values": 2,
+        "columns": {"AMT_CREDIT": 1, "AMT_INCOME_TOTAL": 1},
+    }
+    assert record["rules"]["flag_value"] == {"values": 0, "columns": {}}
+    assert record["rows_affected"] == 7 and record["values_treated_as_missing"] == 7
+    # The log names the rule, the column and the line, with the value as written.
+    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "amount_range AMT_INCOME_TOTAL on lines 3 (-1.0)" in message
+    assert "employment_longer_than_life DAYS_EMPLOYED on lines 9 (-12000.0)" in message
+    assert "7 implausible values in 7 of" in message
+
+
+def test_generated_files_hold_no_implausible_value(small_data_dir: Path) -> None:
+    reference, new_clients = load_reference_and_new(small_data_dir)
+    for table in (reference, new_clients):
+        assert table.quality.n_values == 0 and table.quality.rows_affected == 0
+        assert set(table.quality.by_rule().values()) == {0}
+
+
+def test_structural_problems_still_stop_the_load(data_dir: Path) -> None:
+    """Implausible values are read as missing; a broken structure still refuses the file."""
+
+    def both(rows: Rows) -> None:
+        set_cell(rows, 3, "AMT_INCOME_TOTAL", "-1")
+        set_cell(rows, 8, "TARGET", "2")
+
+    edit(data_dir / TRAIN_FILE, both)
+    with pytest.raises(DataValidationError) as caught:
+        load_applications(data_dir / TRAIN_FILE, with_target=True)
+    (problem,) = caught.value.problems  # only the structure is a problem
+    assert "TARGET" in problem
