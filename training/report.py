@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from training.eda import EdaResult
     from training.generate import GenerationSummary
     from training.train import TrainingResult
 
@@ -28,6 +30,31 @@ def print_generation_summary(summary: GenerationSummary) -> None:
     table.add_row("drifted columns (new clients)", ", ".join(summary.drifted_columns))
     table.add_row("seed / seconds", f"{summary.seed} / {summary.seconds:.1f}")
     _console().print(table)
+
+
+def data_quality_lines(record: Mapping[str, Any]) -> list[str]:
+    """One line per file of a ``data_quality`` block (``DataQuality.as_dict()``).
+
+    ``record`` is the block of one file, or a training run's (``reference``, ``new_clients``).
+    """
+    blocks = [record[k] for k in ("reference", "new_clients") if k in record] or [record]
+    lines = []
+    for block in blocks:
+        if not block["values_treated_as_missing"]:
+            lines.append(f"{block['file']}: no implausible value in {block['n_rows']:,} rows")
+            continue
+        rules = "; ".join(
+            f"{rule} {figures['values']} ("
+            + ", ".join(f"{column} {n}" for column, n in figures["columns"].items())
+            + ")"
+            for rule, figures in block["rules"].items()
+            if figures["values"]
+        )
+        lines.append(
+            f"{block['file']}: {block['values_treated_as_missing']} implausible values in "
+            f"{block['rows_affected']:,} of {block['n_rows']:,} rows read as missing: {rules}"
+        )
+    return lines
 
 
 def print_training_summary(result: TrainingResult) -> None:
@@ -75,5 +102,47 @@ def print_training_summary(result: TrainingResult) -> None:
                 f"({ablation['delta_auc']:+.4f}), cost {ablation['cost_per_client']:.4f} "
                 f"({ablation['delta_cost_per_client']:+.4f})"
             )
+    quality = meta.get("data_quality")
+    if quality:
+        for line in data_quality_lines(quality):
+            console.print(
+                f"  data quality (plausibility rules): {line}", markup=False, soft_wrap=True
+            )
     if meta["leakage_alarm"]:
         console.print("[bold red]LEAKAGE ALARM: CV AUC above 0.82; check for target leaks.[/]")
+
+
+def print_eda_summary(result: EdaResult) -> None:
+    """What `creditscore eda` found and wrote."""
+    x = result.exploration
+    table = Table(title=f"Exploratory analysis of {x.data_dir}", show_header=False)
+    table.add_row("reference / new clients", f"{x.n_reference:,} / {x.n_new:,}")
+    table.add_row("default rate", f"{x.default_rate:.2%}")
+    table.add_row(
+        "columns dropped by training",
+        f"{len(x.spec.dropped_columns)} ({', '.join(list(x.spec.dropped_columns)[:4])}, …)",
+    )
+    table.add_row("model features", f"{len(x.spec.features)}")
+    if x.numeric:
+        a = x.numeric[0]
+        table.add_row("strongest number", f"{a.name} (r = {a.point_biserial:+.3f})")
+    if x.categorical:
+        c = x.categorical[0]
+        table.add_row("strongest category", f"{c.name} (Cramér's V = {c.cramers_v:.3f})")
+    anomaly = x.anomaly
+    table.add_row(
+        "DAYS_EMPLOYED = 365243",
+        f"{anomaly.n_anomaly:,} clients, default rate {anomaly.rate_anomaly:.2%} "
+        f"vs {anomaly.rate_others:.2%}",
+    )
+    if x.outliers:
+        o = x.outliers[0]
+        table.add_row("most clipped feature", f"{o.name} ({o.share:.2%} of clients)")
+    if x.shifts:
+        s = x.shifts[0]
+        table.add_row("largest shift, new clients", f"{s.name} (PSI {s.psi:.3f})")
+    table.add_row("report", f"{result.report_path} + {len(result.figure_paths)} figures")
+    if result.mlflow_run_id:
+        table.add_row("MLflow run", f"{result.mlflow_run_id} (artifacts under eda/)")
+    table.add_row("seconds", f"{result.seconds:.1f}")
+    _console().print(table)

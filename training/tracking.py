@@ -99,3 +99,23 @@ def register_onnx_model(
     # The newest trained version is the candidate; promotion stays a human decision.
     client.set_registered_model_alias(REGISTERED_MODEL_NAME, "candidate", str(registered))
     return str(registered)
+
+
+def calibration_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+    """``calibration.ece`` and ``.brier`` as served; before and shift too when corrected."""
+    metrics = {"calibration.ece": float(record["ece"]), "calibration.brier": float(record["brier"])}
+    if record.get("calibrated"):
+        metrics["calibration.ece_before"] = float(record["before"]["ece"])
+        metrics["calibration.brier_before"] = float(record["before"]["brier"])
+        metrics["calibration.logit_shift"] = float(record["logit_shift"])
+    return metrics
+
+
+def fairness_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+    """``fairness.<dimension>.parity_ratio`` and ``.equal_opportunity_gap`` (when defined)."""
+    metrics: dict[str, float] = {}
+    for dimension, figures in record["dimensions"].items():
+        for key in ("parity_ratio", "equal_opportunity_gap"):
+            if figures.get(key) is not None:
+                metrics[f"fairness.{dimension}.{key}"] = float(figures[key])
+    return metrics

@@ -3,11 +3,12 @@
 Stages: load and validate -> fit the feature transform (gender left out) -> cross-validate
 the candidates (dummy, logistic regression and LightGBM under monotone constraints, each
 imbalance strategy) -> bounded search of LightGBM parameters -> final cross-validation,
-cost-optimal threshold -> ablations (what gender as an input, or dropping the monotone
-constraints, would change) -> refit on all reference clients -> ONNX export with a parity
-check on every new client -> borderline band (bootstrap of the threshold) and score bins ->
-statistics, explanations and plots -> MLflow run and registry -> ``ARTDIR/<version>`` and
-``latest``.
+cost-optimal threshold -> calibration of the out-of-fold probabilities (an intercept shift
+in log-odds when their ECE exceeds 1 point) -> ablations (what gender as an input, or
+dropping the monotone constraints, would change) -> refit on all reference clients -> ONNX
+export with a parity check on every new client -> borderline band (bootstrap of the
+threshold), score bins and fairness by group -> statistics, explanations and plots ->
+MLflow run and registry -> ``ARTDIR/<version>`` and ``latest``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,22 @@ from creditscore_common.version import (
     REFERENCE_STATS_FILE,
     REPORT_DIR,
 )
-from training import export, plots, stats, tracking
-from training.data import TRAIN_FILE, ApplicationTable, file_sha256, load_reference_and_new
+from training import calibration, export, fairness, plots, stats, tracking
+from training.data import (
+    TRAIN_FILE,
+    ApplicationTable,
+    data_quality_metrics,
+    data_quality_record,
+    file_sha256,
+    load_reference_and_new,
+)
 from training.evaluate import (
     LEAKAGE_AUC,
     CostWeights,
     ScoreBins,
     ThresholdBand,
     bootstrap_threshold_band,
+    evaluate_probabilities,
     finite_threshold,
     score_bins,
     share_in_band,
@@ -120,6 +129,9 @@ class RunOutcome:
     score_bins: ScoreBins
     #: None when the run skipped them (``TrainConfig.ablations``).
     ablations: dict[str, dict[str, float]] | None
+    #: ``metadata.json["calibration"]`` and ``["fairness"]`` (training.calibration, .fairness).
+    calibration: dict[str, Any]
+    fairness: dict[str, Any]
 
 
 @dataclass
@@ -261,9 +273,31 @@ def _metadata(
         },
         "onnx_parity": {"max_abs_difference": run.parity_gap, "n_new_clients_checked": run.n_new},
         "score_bins": run.score_bins,
+        "calibration": run.calibration,
+        "fairness": run.fairness,
         **({"ablations": run.ablations} if run.ablations is not None else {}),
         "seed": config.seed,
     }
+
+
+def _recalibrated(
+    chosen: CandidateResult,
+    candidates: list[CandidateResult],
+    calibrated: calibration.CalibrationOutcome,
+    y: np.ndarray,
+    weights: CostWeights,
+) -> tuple[CandidateResult, list[CandidateResult]]:
+    """The chosen model with its log-odds shifted, in its place among the candidates.
+
+    The shift is monotone: AUC and cost stay, the threshold moves with the probabilities.
+    """
+    shifted = replace(
+        chosen,
+        oof_probability=calibrated.probability,
+        metrics=evaluate_probabilities(y, calibrated.probability, weights),
+        logit_offset=chosen.logit_offset + calibrated.logit_shift,
+    )
+    return shifted, [shifted if c is chosen else c for c in candidates]
 
 
 def _prefixed(tick: Callable[[str], Any], prefix: str) -> Callable[[str], Any]:
@@ -346,6 +380,11 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         if tuned.metrics.cost_per_client <= best_base.metrics.cost_per_client:
             chosen = tuned
 
+    stages.stage("calibration")
+    calibrated = calibration.assess(y, chosen.oof_probability)
+    if calibrated.logit_shift:
+        chosen, candidates = _recalibrated(chosen, candidates, calibrated, y, config.weights)
+
     ablations = None
     if config.ablations:
         stages.stage("ablations")
@@ -354,7 +393,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     stages.stage("final fit")
     n_trees = _final_trees(chosen)
     booster, offset = trainer.fit(plan.rows, chosen.params, chosen.imbalance, n_trees=n_trees)
-    booster = float32_thresholds(add_logit_offset(booster, offset))
+    booster = float32_thresholds(add_logit_offset(booster, offset + calibrated.logit_shift))
     stages.fit("final")
 
     stages.stage("export")
@@ -368,6 +407,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     new_probability = np.asarray(booster.predict(x_new), dtype=np.float64)
     share_borderline = share_in_band(new_probability, band.lower, band.upper)
     bins = score_bins(y, chosen.oof_probability)
+    groups = fairness.fairness_report(reference.columns, y, chosen.oof_probability, band.threshold)
 
     stages.stage("explanations")
     rng = np.random.default_rng(config.seed)
@@ -393,8 +433,12 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         share_borderline=share_borderline,
         score_bins=bins,
         ablations=ablations,
+        calibration=calibrated.record,
+        fairness=groups,
     )
     metadata = _metadata(version, created_at, config, reference, fingerprint, outcome)
+    # Values that broke a plausibility rule, read as missing (training.data).
+    metadata["data_quality"] = data_quality_record(reference, new_clients)
     if metadata["leakage_alarm"]:
         log.warning(
             "LEAKAGE ALARM: cross-validated AUC %.3f > %.2f; check for a column that "
@@ -476,6 +520,9 @@ def _track(
         )
         for name, figures in metadata.get("ablations", {}).items():
             mlflow.log_metrics({f"ablation.{name}.{k}": float(v) for k, v in figures.items()})
+        mlflow.log_metrics(tracking.calibration_metrics(metadata["calibration"]))
+        mlflow.log_metrics(tracking.fairness_metrics(metadata["fairness"]))
+        mlflow.log_metrics(data_quality_metrics(metadata["data_quality"]))
         for c in candidates:
             key = c.name.replace("/", "_")
             mlflow.log_metrics(

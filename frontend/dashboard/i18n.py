@@ -525,6 +525,81 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Bar chart of the PSI of the {n} most changed inputs; drifting inputs are hatched. "
         "Most changed: {top}.",
     ),
+    # calibration and fairness (model page)
+    "fairness_title": ("Calibration et équité", "Calibration and fairness"),
+    "calibration_figures": (
+        "Calibration (prédictions hors échantillon, {bins} classes de probabilité) : écart "
+        "moyen entre probabilité prédite et taux de défaut observé (ECE) {ece}, score de "
+        "Brier {brier}.",
+        "Calibration (out-of-fold predictions, {bins} probability bins): mean gap between "
+        "predicted probability and observed default rate (ECE) {ece}, Brier score {brier}.",
+    ),
+    "calibration_kept": (
+        "Aucune correction : l'ECE ne dépasse pas {tol}.",
+        "No correction: the ECE does not exceed {tol}.",
+    ),
+    "calibration_shifted": (
+        "Corrigée par un décalage constant des log-odds ({shift}), intégré au modèle servi : "
+        "ECE {before} avant correction.",
+        "Corrected by a constant shift of the log-odds ({shift}), built into the served "
+        "model: ECE {before} before the correction.",
+    ),
+    "fairness_none": (
+        "Cette version du modèle n'a pas de mesure d'équité.",
+        "This model version has no fairness figures.",
+    ),
+    "fairness_intro": (
+        "Décisions par groupe sur les prédictions hors échantillon des {n} clients de "
+        "référence, au seuil servi de {thr} (accord sous le seuil). Le genre n'est pas une "
+        "entrée du modèle : il n'est lu que pour cette mesure.",
+        "Decisions by group on the out-of-fold predictions of the {n} reference clients, at "
+        "the served threshold of {thr} (approved below it). Gender is not a model input: it "
+        "is read only for this measure.",
+    ),
+    "fairness_parity": (
+        "Taux d'accord : {rates} — rapport {ratio} ({rule}).",
+        "Approval rate: {rates} — ratio {ratio} ({rule}).",
+    ),
+    "fairness_parity_none": (
+        "Taux d'accord : {rates} — rapport non calculable (moins de deux groupes d'au moins "
+        "{n} clients).",
+        "Approval rate: {rates} — no ratio (fewer than two groups of at least {n} clients).",
+    ),
+    "fairness_rule_met": (
+        "règle des quatre cinquièmes respectée",
+        "four-fifths rule met",
+    ),
+    "fairness_rule_broken": (
+        "sous la règle des quatre cinquièmes : écart à examiner",
+        "below the four-fifths rule: a gap to examine",
+    ),
+    "fairness_opportunity": (
+        "Défauts refusés (taux de vrais positifs) : de {low} à {high}, soit un écart "
+        "d'égalité des chances de {gap}.",
+        "Defaulters refused (true-positive rate): from {low} to {high}, an equal-opportunity "
+        "gap of {gap}.",
+    ),
+    "fairness_caption": (
+        "{dimension} : décisions par groupe au seuil de {thr} (prédictions hors échantillon)",
+        "{dimension}: decisions by group at the {thr} threshold (out-of-fold predictions)",
+    ),
+    "fairness_small": (
+        "— : groupe de moins de {n} clients, taux non publiés (trop peu de clients pour "
+        "conclure, et trop près des individus).",
+        "—: a group of fewer than {n} clients, rates not published (too few clients to "
+        "conclude, and too close to individuals).",
+    ),
+    "col_group": ("Groupe", "Group"),
+    "col_approval": ("Taux d'accord", "Approval rate"),
+    "col_default_approved": ("Défauts parmi les accordés", "Defaults among the approved"),
+    "col_false_positive": (
+        "Bons clients refusés (faux positifs)",
+        "Good clients refused (false positives)",
+    ),
+    "col_false_negative": (
+        "Défauts accordés (faux négatifs)",
+        "Defaulters approved (false negatives)",
+    ),
     "drifted": ("en dérive", "drifting"),
     "stable": ("stable", "stable"),
 }

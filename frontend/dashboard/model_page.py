@@ -1,7 +1,8 @@
-"""The model: its card (what it is, how it was chosen, how well it does), importance, drift."""
+"""The model: its card, calibration and fairness by group, importance, drift."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from dashboard import api, charts
 from dashboard.api import ApiError
-from dashboard.i18n import Lang, labelled, number, percent, t
+from dashboard.i18n import Lang, labelled, number, percent, points, t
 from dashboard.panels import guarded, local_time, note, show_chart
 from dashboard.verdict import cost_note
 
@@ -23,6 +24,7 @@ def model_page(lang: Lang) -> None:
     """Model card, global importance and data drift."""
     st.title(t("model_title", lang))
     guarded(lang, model_card_panel, lang)
+    guarded(lang, fairness_panel, lang)
     guarded(lang, importance_panel, lang)
     guarded(lang, drift_panel, lang)
 
@@ -84,6 +86,127 @@ def model_card_panel(lang: Lang) -> None:
                     for c in candidates
                 ]
             )
+
+
+def fairness_panel(lang: Lang) -> None:
+    """Calibration of the probabilities, and decisions by gender, age band and family status."""
+    card = api.model_card(lang)
+    calibration: Mapping[str, Any] | None = card.get("calibration")
+    fairness: Mapping[str, Any] | None = card.get("fairness")
+    st.subheader(t("fairness_title", lang))
+    if calibration:
+        st.markdown(calibration_text(calibration, lang))
+    if not fairness:
+        st.info(t("fairness_none", lang), icon=":material/info:")
+        return
+    threshold = percent(float(fairness["threshold"]), lang)
+    st.markdown(
+        t("fairness_intro", lang, n=number(float(fairness["n_clients"]), lang), thr=threshold)
+    )
+    minimum = int(fairness.get("min_group_size", 0))
+    for dimension in (fairness.get("dimensions") or {}).values():
+        st.markdown(parity_text(dimension, minimum, lang))
+        opportunity = opportunity_text(dimension, lang)
+        if opportunity:
+            st.markdown(opportunity)
+        caption = t("fairness_caption", lang, dimension=dimension["label"], thr=threshold)
+        st.markdown(fairness_table(caption, dimension["groups"], lang), unsafe_allow_html=True)
+    note(t("fairness_small", lang, n=minimum))
+
+
+def calibration_text(calibration: Mapping[str, Any], lang: Lang) -> str:
+    """ECE and Brier score in words, and whether the probabilities were corrected."""
+    figures = t(
+        "calibration_figures",
+        lang,
+        bins=int(calibration.get("n_bins", 10)),
+        ece=points(float(calibration["ece"]), lang),
+        brier=number(float(calibration["brier"]), lang, 3),
+    )
+    if calibration.get("calibrated"):
+        after = t(
+            "calibration_shifted",
+            lang,
+            shift=number(float(calibration.get("logit_shift", 0)), lang, 3),
+            before=points(float(calibration["before"]["ece"]), lang),
+        )
+    else:
+        after = t("calibration_kept", lang, tol=points(float(calibration["tolerance"]), lang))
+    return f"{figures} {after}"
+
+
+def _rated(groups: Sequence[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
+    return [g for g in groups if g.get(key) is not None]
+
+
+def parity_text(dimension: Mapping[str, Any], minimum: int, lang: Lang) -> str:
+    """Approval rates by group, their ratio and the four-fifths rule, in one sentence.
+
+    "Taux d'accord : femmes 78 %, hommes 71 % — rapport 0,91 (règle ... respectée)."
+    """
+    rates = ", ".join(
+        f"{g['label']} {percent(float(g['approval_rate']), lang)}"
+        for g in _rated(dimension["groups"], "approval_rate")
+    )
+    ratio = dimension.get("parity_ratio")
+    if ratio is None:
+        return t("fairness_parity_none", lang, rates=rates or "—", n=minimum)
+    broken = bool(dimension.get("below_four_fifths"))
+    rule = t("fairness_rule_broken" if broken else "fairness_rule_met", lang)
+    return t("fairness_parity", lang, rates=rates, ratio=number(float(ratio), lang, 2), rule=rule)
+
+
+def opportunity_text(dimension: Mapping[str, Any], lang: Lang) -> str | None:
+    """The spread of the true-positive rates (defaulters refused), if at least two are known."""
+    gap = dimension.get("equal_opportunity_gap")
+    rates = [
+        float(g["true_positive_rate"]) for g in _rated(dimension["groups"], "true_positive_rate")
+    ]
+    if gap is None or len(rates) < 2:
+        return None
+    return t(
+        "fairness_opportunity",
+        lang,
+        low=percent(min(rates), lang),
+        high=percent(max(rates), lang),
+        gap=points(float(gap), lang),
+    )
+
+
+def fairness_table(caption: str, groups: Sequence[Mapping[str, Any]], lang: Lang) -> str:
+    """An HTML table with its caption and header cells (WCAG 1.3.1): one row a group."""
+
+    def share(value: Any) -> str:
+        return "—" if value is None else percent(float(value), lang)
+
+    def cell(text: str) -> str:
+        return f'<td style="text-align: right">{html.escape(text, quote=False)}</td>'
+
+    keys = ("col_approval", "col_default_approved", "col_false_positive", "col_false_negative")
+    header = "".join(
+        f'<th scope="col">{html.escape(t(key, lang), quote=False)}</th>'
+        for key in ("col_group", "col_clients", *keys)
+    )
+    rows = "".join(
+        "<tr>"
+        f'<th scope="row">{html.escape(str(g["label"]), quote=False)}</th>'
+        + cell(number(float(g["n"]), lang))
+        + "".join(
+            cell(share(g.get(key)))
+            for key in (
+                "approval_rate",
+                "default_rate_approved",
+                "false_positive_rate",
+                "false_negative_rate",
+            )
+        )
+        + "</tr>"
+        for g in groups
+    )
+    return (
+        f"<table><caption>{html.escape(caption, quote=False)}</caption>"
+        f"<thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def importance_panel(lang: Lang) -> None:

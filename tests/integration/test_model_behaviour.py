@@ -3,21 +3,29 @@
 Checked on the served model (ONNX, through the common package) over every new client of the
 shared data set: a higher income never raises the risk, a larger loan never lowers it,
 gender is neither an input nor an influence, and the version records its ablations, its
-borderline band and its score bins consistently.
+borderline band, its score bins, its calibration and its fairness by group consistently (in
+metadata.json, the MLflow run and ``GET /model``).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from settings_env import clear_settings_env
 
 from creditscore_common.features import MONOTONE_DIRECTIONS, PROTECTED_REASON
 from creditscore_common.model import ScoringModel
+from serving.local_server import load_function
+from training import calibration, fairness
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, ApplicationTable, load_applications
+from training.evaluate import CostWeights, best_threshold
+from training.modelling import logit, sigmoid
 from training.train import TrainingResult
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -34,6 +42,11 @@ def model(trained_model: TrainingResult) -> ScoringModel:
 @pytest.fixture(scope="module")
 def new_clients(small_data_dir: Path) -> ApplicationTable:
     return load_applications(small_data_dir / NEW_CLIENTS_FILE, with_target=False)
+
+
+@pytest.fixture(scope="module")
+def reference(small_data_dir: Path) -> ApplicationTable:
+    return load_applications(small_data_dir / TRAIN_FILE, with_target=True)
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +181,154 @@ def test_score_bins_cover_every_reference_client(
     # Riskier bins default more often (the model ranks), first fifth against last fifth.
     rates = np.array(bins["n_defaulted"]) / np.array(counts)
     assert rates[-4:].mean() > 2 * rates[:4].mean()
+
+
+# ----------------------------------------------------------------------- calibration
+
+
+def test_calibration_is_measured_on_the_out_of_fold_probabilities(
+    model: ScoringModel, trained_model: TrainingResult, reference: ApplicationTable
+) -> None:
+    record = model.metadata["calibration"]
+    assert reference.target is not None
+    y, served = reference.target, trained_model.chosen.oof_probability
+    assert (record["n_bins"], record["tolerance"]) == (10, 0.01)
+    for key in ("before", *(("after",) if record["calibrated"] else ())):
+        curve = record[key]["reliability"]
+        assert len(curve["n_clients"]) == 10
+        assert sum(curve["n_clients"]) == reference.n_rows
+        assert sum(curve["n_defaulted"]) == int(y.sum())
+    # The served figures are those of the probabilities the threshold was chosen on.
+    figures = calibration.figures(y, served)
+    assert record["ece"] == pytest.approx(figures["ece"])
+    assert record["brier"] == pytest.approx(figures["brier"])
+    assert record["brier"] == pytest.approx(model.metadata["metrics"]["brier"])
+    shift = record["logit_shift"]
+    if record["before"]["ece"] <= record["tolerance"]:
+        assert (record["calibrated"], record["reason"]) == (False, "ECE <= 0.01")
+        assert record["after"] is None and shift == 0.0
+        return
+    # Above tolerance: an intercept shift, fitted on the out-of-fold predictions, in the model.
+    assert record["calibrated"] is True and shift != 0.0
+    before = sigmoid(logit(served) - shift)
+    assert record["before"]["ece"] == pytest.approx(calibration.figures(y, before)["ece"])
+    assert calibration.fit_logit_shift(y, before) == pytest.approx(shift)
+    assert float(np.mean(served)) == pytest.approx(float(np.mean(y)), abs=1e-9)
+    assert record["after"]["ece"] < record["before"]["ece"]
+    # A monotone shift: same ranking, same cost; the threshold moved with the probabilities.
+    weights = CostWeights(model.metadata["cost_fn"], model.metadata["cost_fp"])
+    before_threshold, before_cost = best_threshold(y, before, weights)
+    assert model.metadata["metrics"]["cv_cost_per_client"] == pytest.approx(before_cost)
+    assert logit(np.array([model.threshold]))[0] == pytest.approx(
+        logit(np.array([before_threshold]))[0] + shift, abs=1e-9
+    )
+
+
+# ----------------------------------------------------------------------- fairness
+
+
+def test_fairness_is_recorded_for_every_reference_client(
+    model: ScoringModel, trained_model: TrainingResult, reference: ApplicationTable
+) -> None:
+    record = model.metadata["fairness"]
+    assert reference.target is not None
+    assert record["threshold"] == model.threshold
+    assert record["n_clients"] == reference.n_rows == model.metadata["training_data"]["n_clients"]
+    assert set(record["dimensions"]) == {"gender", "age_band", "family_status"}
+    for dimension in record["dimensions"].values():
+        groups = dimension["groups"]
+        assert sum(g["n"] for g in groups) == reference.n_rows
+        rated = [g for g in groups if g["n"] >= record["min_group_size"]]
+        assert all(g["approval_rate"] is not None for g in rated)
+        assert all(g["approval_rate"] is None for g in groups if g not in rated)
+        if len(rated) == len(groups):
+            assert sum(g["n_defaulted"] for g in groups) == int(reference.target.sum())
+        rates = [g["approval_rate"] for g in rated]
+        assert dimension["parity_ratio"] == pytest.approx(min(rates) / max(rates))
+        assert dimension["below_four_fifths"] == (dimension["parity_ratio"] < 0.8)
+        tpr = [g["true_positive_rate"] for g in rated]
+        assert dimension["equal_opportunity_gap"] == pytest.approx(max(tpr) - min(tpr))
+        for g in rated:
+            assert g["true_positive_rate"] == pytest.approx(1 - g["false_negative_rate"])
+    gender = record["dimensions"]["gender"]
+    assert [g["group"] for g in gender["groups"]][:2] == ["F", "M"]
+    # Exactly what the out-of-fold probabilities give at the served threshold.
+    again = fairness.fairness_report(
+        reference.columns, reference.target, trained_model.chosen.oof_probability, model.threshold
+    )
+    assert again == record
+    approved = trained_model.chosen.oof_probability < model.threshold
+    overall = float(np.mean(approved))
+    assert overall == pytest.approx(1 - model.metadata["metrics"]["refusal_rate"])
+
+
+def test_calibration_and_fairness_reach_mlflow(
+    model: ScoringModel, trained_model: TrainingResult, training_tracking_uri: str
+) -> None:
+    from mlflow import MlflowClient
+
+    from training.tracking import EXPERIMENT_NAME
+
+    client = MlflowClient(tracking_uri=training_tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    assert experiment is not None
+    (run,) = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.model_version = '{trained_model.model_version}'",
+    )
+    metrics = run.data.metrics
+    record = model.metadata["calibration"]
+    assert metrics["calibration.ece"] == pytest.approx(record["ece"])
+    assert metrics["calibration.brier"] == pytest.approx(record["brier"])
+    if record["calibrated"]:
+        assert metrics["calibration.ece_before"] == pytest.approx(record["before"]["ece"])
+        assert metrics["calibration.logit_shift"] == pytest.approx(record["logit_shift"])
+    for name, dimension in model.metadata["fairness"]["dimensions"].items():
+        for key in ("parity_ratio", "equal_opportunity_gap"):
+            assert metrics[f"fairness.{name}.{key}"] == pytest.approx(dimension[key])
+
+
+def test_the_model_card_gives_calibration_and_fairness(
+    model: ScoringModel,
+    publish_local: Callable[[Path], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from creditscore_common import explain
+    from creditscore_common.api import reset_caches
+
+    store = publish_local(tmp_path / "store")
+    clear_settings_env(monkeypatch)
+    monkeypatch.setenv("STORE_BACKEND", "local")
+    monkeypatch.setenv("LOCAL_STORE_PATH", str(store))
+    monkeypatch.setenv("API_TOKEN", "card-token")
+    monkeypatch.setenv("AUTH_MODE", "token")
+    reset_caches()
+    explain.clear_cache()
+    module = load_function("explain")
+    assert module is not None
+    try:
+        http = TestClient(module.app, raise_server_exceptions=False)
+        auth = {"Authorization": "Bearer card-token"}
+        card = http.get("/model", headers=auth, params={"lang": "fr"}).json()
+        english = http.get("/model", headers=auth, params={"lang": "en"}).json()
+    finally:
+        reset_caches()
+        explain.clear_cache()
+    recorded = model.metadata["calibration"]
+    assert card["calibration"]["ece"] == pytest.approx(recorded["ece"])
+    assert card["calibration"]["calibrated"] == recorded["calibrated"]
+    assert card["calibration"]["before"]["reliability"] == recorded["before"]["reliability"]
+    fair = card["fairness"]
+    assert fair["threshold"] == card["threshold"]
+    for name, dimension in model.metadata["fairness"]["dimensions"].items():
+        served = fair["dimensions"][name]
+        assert [g["n"] for g in served["groups"]] == [g["n"] for g in dimension["groups"]]
+        assert served["parity_ratio"] == dimension["parity_ratio"]
+        for got, want in zip(served["groups"], dimension["groups"], strict=True):
+            assert {k: v for k, v in got.items() if k != "label"} == want
+    labels = {g["group"]: g["label"] for g in fair["dimensions"]["gender"]["groups"]}
+    assert (labels["F"], labels["M"]) == ("femmes", "hommes")
+    assert fair["dimensions"]["age_band"]["label"] == "Âge"
+    english_labels = [g["label"] for g in english["fairness"]["dimensions"]["gender"]["groups"]]
+    assert english_labels[:2] == ["women", "men"]

@@ -1,8 +1,10 @@
 """The model card and global importance: what a model version is, from its own files.
 
 ``GET /model`` gives the active version's card (data fingerprint, metrics, threshold and
-borderline interval, costs, ablations, intended use and known limits, in the advisor's
-language); ``GET /model/importance`` its features by mean |TreeSHAP| over training clients.
+borderline interval, costs, ablations, calibration, fairness by group, intended use and known
+limits, in the advisor's language); ``GET /model/importance`` its features by mean |TreeSHAP|
+over training clients. Calibration and fairness are None for versions trained before they
+were measured.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from creditscore_common import wording
-from creditscore_common.labels import Lang, feature_labels
+from creditscore_common.labels import Lang, column_label, feature_labels, level_text, word
 from creditscore_common.model import ScoringModel
 from creditscore_common.provider import ModelProvider, served_file
 from creditscore_common.version import IMPORTANCE_FILE
@@ -27,6 +29,86 @@ class TrainingData(BaseModel):
     sha256: str | None
     n_clients: int | None
     default_rate: float | None
+
+
+class ReliabilityCurve(BaseModel):
+    """Quantile bins of the out-of-fold probabilities: predicted against observed."""
+
+    edges: list[float] = Field(description="bin i is [edges[i], edges[i + 1]), the last closed")
+    n_clients: list[int]
+    n_defaulted: list[int]
+    mean_probability: list[float] = Field(description="mean predicted probability of default")
+    observed_rate: list[float] = Field(description="observed default rate")
+
+
+class CalibrationFigures(BaseModel):
+    """How well one set of probabilities matches the observed default rates."""
+
+    ece: float = Field(description="expected calibration error: bin-size weighted mean |gap|")
+    brier: float = Field(description="mean squared gap between probability and outcome")
+    mean_probability: float
+    reliability: ReliabilityCurve
+
+
+class Calibration(BaseModel):
+    """Calibration of the chosen model's out-of-fold probabilities, and any correction."""
+
+    predictions: str
+    n_bins: int
+    binning: str
+    tolerance: float = Field(description="above this ECE the probabilities are corrected")
+    ece: float = Field(description="ECE of the probabilities as served")
+    brier: float = Field(description="Brier score of the probabilities as served")
+    calibrated: bool = Field(description="whether a correction was folded into the model")
+    reason: str
+    method: str | None = Field(description="the correction, if any")
+    why_not_isotonic: str | None = None
+    logit_shift: float = Field(description="constant added to the log-odds (0: none)")
+    before: CalibrationFigures
+    after: CalibrationFigures | None = Field(description="after the correction (None: none)")
+
+
+class FairnessGroup(BaseModel):
+    """Decisions for one group of reference clients, at the served threshold."""
+
+    group: str = Field(description="the group as training recorded it (a level, an age band)")
+    label: str = Field(description="the group in the requested language")
+    n: int
+    n_approved: int | None
+    n_defaulted: int | None
+    approval_rate: float | None = Field(description="probability < threshold; null if small")
+    default_rate_approved: float | None = Field(description="defaulters among the approved")
+    false_positive_rate: float | None = Field(description="good clients refused / good clients")
+    false_negative_rate: float | None = Field(description="defaulters approved / defaulters")
+    true_positive_rate: float | None = Field(description="defaulters refused / defaulters")
+
+
+class FairnessDimension(BaseModel):
+    """The groups of one dimension and how far apart their decisions are."""
+
+    column: str
+    label: str = Field(description="the dimension in the requested language")
+    groups: list[FairnessGroup]
+    parity_ratio: float | None = Field(description="lowest approval rate / highest")
+    lowest_approval: str | None
+    highest_approval: str | None
+    below_four_fifths: bool | None = Field(description="parity ratio below the four-fifths rule")
+    equal_opportunity_gap: float | None = Field(
+        description="highest true-positive rate minus the lowest"
+    )
+
+
+class Fairness(BaseModel):
+    """Approval and error rates by gender, age band and family status (out-of-fold)."""
+
+    predictions: str
+    threshold: float
+    decision_rule: str
+    min_group_size: int = Field(description="smaller groups show their size only")
+    four_fifths: float
+    small_groups: str
+    n_clients: int
+    dimensions: dict[str, FairnessDimension]
 
 
 class ModelCard(BaseModel):
@@ -54,6 +136,12 @@ class ModelCard(BaseModel):
         None,
         description="cross-validated AUC and cost of the served model, with gender as an "
         "input, and without monotone constraints (same folds): what each choice costs",
+    )
+    calibration: Calibration | None = Field(
+        None, description="reliability, ECE and Brier score of the out-of-fold probabilities"
+    )
+    fairness: Fairness | None = Field(
+        None, description="decisions by gender, age band and family status (out-of-fold)"
     )
     monotone_constraints: dict[str, int] = Field(
         default_factory=dict,
@@ -117,11 +205,65 @@ def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
         onnx_parity=meta.get("onnx_parity"),
         borderline=meta.get("borderline"),
         ablations=meta.get("ablations"),
+        calibration=Calibration.model_validate(meta["calibration"])
+        if meta.get("calibration")
+        else None,
+        fairness=fairness_of(meta.get("fairness"), lang),
         monotone_constraints=dict(meta.get("monotone_constraints") or {}),
         explanation_method=wording.EXPLANATION_METHOD,
         intended_use=wording.intended_use(lang, meta.get("cost_fn"), meta.get("cost_fp")),
         known_limits=wording.known_limits(lang),
     )
+
+
+#: Groups named by training (gender codes, age bands) -> (French, English); other groups are
+#: category levels, worded as everywhere else (:func:`labels.level_text`).
+_GROUP_WORDS: dict[str, tuple[str, str]] = {
+    "F": ("femmes", "women"),
+    "M": ("hommes", "men"),
+    "other": ("autre ou non renseigné", "other or not given"),
+    "< 30": ("moins de 30 ans", "under 30"),
+    "30–45": ("30 à 45 ans", "30 to 45"),
+    "45–60": ("45 à 60 ans", "45 to 60"),
+    "≥ 60": ("60 ans et plus", "60 and over"),
+}
+
+
+def group_label(group: str, lang: Lang) -> str:
+    """A fairness group in words ("femmes", "30 à 45 ans", "marié(e)", "non renseigné")."""
+    if group == "unknown":
+        return word("missing", lang)
+    words = _GROUP_WORDS.get(group)
+    if words is not None:
+        return words[0] if lang == "fr" else words[1]
+    return level_text(group, lang)
+
+
+def _column_text(column: str, lang: Lang) -> str:
+    try:
+        return column_label(column).text(lang)
+    except KeyError:
+        return column
+
+
+def fairness_of(record: Mapping[str, Any] | None, lang: Lang) -> Fairness | None:
+    """The metadata's fairness record with every group and dimension in words."""
+    if not record:
+        return None
+    dimensions = {
+        name: FairnessDimension.model_validate(
+            {
+                **figures,
+                "label": _column_text(str(figures.get("column", name)), lang),
+                "groups": [
+                    {**group, "label": group_label(str(group["group"]), lang)}
+                    for group in figures.get("groups", [])
+                ],
+            }
+        )
+        for name, figures in (record.get("dimensions") or {}).items()
+    }
+    return Fairness.model_validate({**record, "dimensions": dimensions})
 
 
 # ============================================================================ global importance

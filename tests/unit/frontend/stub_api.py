@@ -896,6 +896,128 @@ def inputs(lang: str) -> dict[str, Any]:
     }
 
 
+#: Fairness groups of the stub's model card: (dimension, group, French, English, clients,
+#: approved, defaulters, defaulters approved). The words are those of the real API's card.
+FAIRNESS_GROUPS = (
+    ("gender", "F", "femmes", "women", 4000, 3120, 300, 120),
+    ("gender", "M", "hommes", "men", 1996, 1417, 180, 63),
+    ("gender", "other", "autre ou non renseigné", "other or not given", 4, 0, 0, 0),
+    ("age_band", "< 30", "moins de 30 ans", "under 30", 900, 540, 120, 30),
+    ("age_band", "30–45", "30 à 45 ans", "30 to 45", 2300, 1725, 200, 80),
+    ("age_band", "45–60", "45 à 60 ans", "45 to 60", 2000, 1600, 130, 60),
+    ("age_band", "≥ 60", "60 ans et plus", "60 and over", 800, 720, 30, 18),
+    ("family_status", "Married", "marié(e)", "Married", 3800, 2900, 280, 110),
+    ("family_status", "Single / not married", "célibataire", "Single / not married", 1200, 860,
+     120, 50),
+    ("family_status", "Civil marriage", "union civile", "Civil marriage", 600, 450, 50, 20),
+    ("family_status", "Widow", "veuf ou veuve", "Widow", 398, 350, 30, 15),
+    ("family_status", "unknown", "non renseigné", "not provided", 2, 0, 0, 0),
+)  # fmt: skip
+FAIRNESS_DIMENSIONS = {
+    "gender": ("CODE_GENDER", "Genre", "Gender"),
+    "age_band": ("DAYS_BIRTH", "Âge", "Age"),
+    "family_status": ("NAME_FAMILY_STATUS", "Situation familiale", "Family status"),
+}
+MIN_GROUP_SIZE = 50
+
+
+def _fairness_group(
+    group: str, label: str, n: int, approved: int, defaulted: int, defaulted_approved: int
+) -> dict[str, Any]:
+    if n < MIN_GROUP_SIZE:
+        rates = (
+            "n_approved",
+            "n_defaulted",
+            "approval_rate",
+            "default_rate_approved",
+            "false_positive_rate",
+            "false_negative_rate",
+            "true_positive_rate",
+        )
+        return {"group": group, "label": label, "n": n, **dict.fromkeys(rates)}
+    good, good_refused = n - defaulted, (n - approved) - (defaulted - defaulted_approved)
+    return {
+        "group": group,
+        "label": label,
+        "n": n,
+        "n_approved": approved,
+        "n_defaulted": defaulted,
+        "approval_rate": approved / n,
+        "default_rate_approved": defaulted_approved / approved,
+        "false_positive_rate": good_refused / good,
+        "false_negative_rate": defaulted_approved / defaulted,
+        "true_positive_rate": 1 - defaulted_approved / defaulted,
+    }
+
+
+def fairness(lang: str) -> dict[str, Any]:
+    """A Fairness record: approval 78.0% (F) and 71.0% (M), ratio 0.91; age below 4/5."""
+    dimensions: dict[str, Any] = {}
+    for name, (column, fr, en) in FAIRNESS_DIMENSIONS.items():
+        groups = [
+            _fairness_group(group, g_fr if lang == "fr" else g_en, *counts)
+            for dimension, group, g_fr, g_en, *counts in FAIRNESS_GROUPS
+            if dimension == name
+        ]
+        rated = [g for g in groups if g["approval_rate"] is not None]
+        low = min(rated, key=lambda g: g["approval_rate"])
+        high = max(rated, key=lambda g: g["approval_rate"])
+        ratio = low["approval_rate"] / high["approval_rate"]
+        tpr = [g["true_positive_rate"] for g in rated]
+        dimensions[name] = {
+            "column": column,
+            "label": fr if lang == "fr" else en,
+            "groups": groups,
+            "parity_ratio": ratio,
+            "lowest_approval": low["group"],
+            "highest_approval": high["group"],
+            "below_four_fifths": ratio < 0.8,
+            "equal_opportunity_gap": max(tpr) - min(tpr),
+        }
+    return {
+        "predictions": "out-of-fold probabilities of the chosen model",
+        "threshold": THRESHOLD,
+        "decision_rule": "approved when probability < threshold",
+        "min_group_size": MIN_GROUP_SIZE,
+        "four_fifths": 0.8,
+        "small_groups": "groups of fewer than 50 clients: size shown, rates null",
+        "n_clients": 6000,
+        "dimensions": dimensions,
+    }
+
+
+def calibration() -> dict[str, Any]:
+    """A Calibration record: ECE 0.1 point (two bins off by half a point), no correction."""
+    predicted = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.26]
+    defaulted = [9, 12, 18, 24, 30, 36, 48, 60, 90, 153]
+    figures = {
+        "ece": 0.001,
+        "brier": 0.066,
+        "mean_probability": 0.08,
+        "reliability": {
+            "edges": [0.0, 0.015, 0.025, 0.035, 0.045, 0.055, 0.07, 0.09, 0.12, 0.2, 1.0],
+            "n_clients": [600] * 10,
+            "n_defaulted": defaulted,
+            "mean_probability": predicted,
+            "observed_rate": [d / 600 for d in defaulted],
+        },
+    }
+    return {
+        "predictions": "out-of-fold probabilities of the chosen model",
+        "n_bins": 10,
+        "binning": "quantile bins of the probabilities (as score_bins)",
+        "tolerance": 0.01,
+        "ece": 0.001,
+        "brier": 0.066,
+        "calibrated": False,
+        "reason": "ECE <= 0.01",
+        "method": None,
+        "logit_shift": 0.0,
+        "before": figures,
+        "after": None,
+    }
+
+
 def model_card(lang: str) -> dict[str, Any]:
     """A ModelCard."""
     return {
@@ -939,6 +1061,8 @@ def model_card(lang: str) -> dict[str, Any]:
         "n_features": 4,
         "leakage_alarm": False,
         "onnx_parity": {"max_abs_diff": 3e-7},
+        "calibration": calibration(),
+        "fairness": fairness(lang),
         "explanation_method": "TreeSHAP",
         "intended_use": ["help advisors"],
         "known_limits": ["synthetic data"],

@@ -300,6 +300,67 @@ def test_the_model_card_says_what_the_model_is_for(app: RunApp) -> None:
     assert "empreinte sha256 000000000000" in text
 
 
+def fairness_tables(at: AppTest) -> list[str]:
+    """The HTML tables of the page (markdown elements that hold a <table>)."""
+    found = [str(m.value) for m in at.markdown if "<table>" in str(m.value)]
+    return [table.replace("\u00a0", " ").replace("\u202f", " ") for table in found]
+
+
+def test_the_model_page_shows_calibration_and_fairness_by_group(app: RunApp) -> None:
+    at = app(view="model")
+    no_failure(at)
+    text = page_text(at)
+    assert "Calibration et équité" in text
+    assert "(ECE) 0,1 point, score de Brier 0,066" in text
+    assert "Aucune correction : l'ECE ne dépasse pas 1,0 point." in text
+    assert (
+        "Taux d'accord : femmes 78,0 %, hommes 71,0 % — rapport 0,91 "
+        "(règle des quatre cinquièmes respectée)." in text
+    )
+    # Age: 60.0% against 90.0%, a ratio of 0.67, flagged.
+    assert "rapport 0,67 (sous la règle des quatre cinquièmes : écart à examiner)" in text
+    assert "de 60,0 % à 65,0 %, soit un écart d'égalité des chances de 5,0 points" in text
+    tables = fairness_tables(at)
+    assert len(tables) == 3  # gender, age band, family status
+    gender = tables[0]
+    assert "<caption>Genre : décisions par groupe au seuil de 10,0 %" in gender
+    assert '<th scope="col">Taux d\'accord</th>' in gender
+    assert '<th scope="row">femmes</th>' in gender
+    # The group of 4 clients: its size, no rate.
+    other = gender.split('<th scope="row">autre ou non renseigné</th>')[1].split("</tr>")[0]
+    assert other.count("—") == 4 and ">4<" in other
+    assert '<th scope="row">non renseigné</th>' in tables[2]
+    assert "groupe de moins de 50 clients, taux non publiés" in text
+
+
+def test_the_fairness_table_in_english(app: RunApp) -> None:
+    at = app(view="model", lang="en")
+    no_failure(at)
+    text = page_text(at)
+    assert "Approval rate: women 78.0%, men 71.0% — ratio 0.91 (four-fifths rule met)." in text
+    assert "ratio 0.67 (below the four-fifths rule: a gap to examine)" in text
+    tables = fairness_tables(at)
+    assert "<caption>Age: decisions by group at the 10.0% threshold" in tables[1]
+    assert '<th scope="col">Good clients refused (false positives)</th>' in tables[0]
+
+
+def test_a_model_version_without_fairness_figures(
+    app: RunApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card = stub_api.model_card
+
+    def older(lang: str) -> dict[str, Any]:  # a version trained before they were measured
+        answer = card(lang)
+        del answer["fairness"], answer["calibration"]
+        return answer
+
+    monkeypatch.setattr(stub_api, "model_card", older)
+    at = app(view="model")
+    no_failure(at)
+    assert "Cette version du modèle n'a pas de mesure d'équité." in page_text(at)
+    assert fairness_tables(at) == []
+
+
 def test_english_on_a_switch(app: RunApp, stub: StubServer) -> None:
     at = app(client=100002)
     at = at.sidebar.radio(key="lang").set_value("en").run()

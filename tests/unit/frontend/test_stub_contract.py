@@ -216,3 +216,31 @@ def test_the_dashboard_has_words_for_every_real_group_filter_and_section() -> No
         assert i18n.has_text(f"filter_{group.name}"), group.name
     for section in get_args(clients.ClientField.model_fields["section"].annotation):
         assert i18n.has_text(f"section_{section}"), section
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_stub_fairness_is_worded_and_counted_like_the_api(lang: str) -> None:
+    card = ask("GET", "/model", {"lang": lang})
+    answer = card["fairness"]
+    # Without its labels, the record goes through the real card's builder to the same answer.
+    recorded = {
+        **answer,
+        "dimensions": {
+            name: {
+                **{k: v for k, v in dimension.items() if k != "label"},
+                "groups": [
+                    {k: v for k, v in g.items() if k != "label"} for g in dimension["groups"]
+                ],
+            }
+            for name, dimension in answer["dimensions"].items()
+        },
+    }
+    built = model_card.fairness_of(recorded, lang)
+    assert built is not None and built.model_dump() == answer
+    for dimension in answer["dimensions"].values():
+        assert sum(g["n"] for g in dimension["groups"]) == card["training_data"]["n_clients"]
+        assert sum(g["n_defaulted"] or 0 for g in dimension["groups"]) == round(
+            card["training_data"]["n_clients"] * card["training_data"]["default_rate"]
+        )
+    assert answer["threshold"] == card["threshold"]
+    model_card.Calibration.model_validate(card["calibration"])

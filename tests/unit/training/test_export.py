@@ -73,6 +73,9 @@ METADATA_KEYS = (
     "borderline",
     "score_bins",
     "ablations",
+    "calibration",
+    "fairness",
+    "data_quality",
 )
 METRIC_KEYS = ("cv_auc", "cv_cost_per_client", "recall", "precision", "brier")
 
