@@ -35,7 +35,7 @@ SEED ?= 42
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install build demo env serve dashboard browser drift test lint typecheck format data train train-full predict bench mlflow-ui lock clean
+.PHONY: help install build demo env serve dashboard browser drift eda test lint typecheck format data train train-full predict bench mlflow-ui lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -130,6 +130,9 @@ train-full: install  ## the full-size run: 307,511 reference and 48,744 new clie
 
 drift: install  ## drift report of the demo data (build/drift/drift_report.html), published to the store
 	$(BIN)/creditscore drift --data $(DATA) --model $(ARTIFACTS)/latest --out $(BUILD)/drift --publish local:$(STORE)
+
+eda: install  ## exploratory report of the demo data, beside its drift report (build/drift/eda_report.html)
+	$(BIN)/creditscore eda --data $(DATA) --out $(BUILD)/drift
 
 bench: install build  ## speed, size and quality benchmarks (figures in the README)
 	$(BIN)/python -m benchmarks.pipeline --out $(BUILD)/bench

@@ -1,4 +1,4 @@
-"""The `creditscore` command: generate, train, predict, publish, serve and drift.
+"""The `creditscore` command: generate, eda, train, predict, publish, serve and drift.
 
 Heavy libraries are imported inside each command so that every command starts fast.
 Exit codes: 0 success, 2 invalid input (the message says which file, column and line),
@@ -42,6 +42,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         args.out, n_train=args.n_train, n_new=args.n_new, seed=args.seed, progress=True
     )
     print_generation_summary(summary)
+    return 0
+
+
+def _cmd_eda(args: argparse.Namespace) -> int:
+    from training.eda import EdaInputError, run_eda
+    from training.report import print_eda_summary
+
+    command = f"creditscore eda --data {args.data} --out {args.out}"
+    if args.run_id:
+        command += f" --run-id {args.run_id}"
+    try:
+        result = run_eda(
+            args.data, args.out, args.run_id, progress=not args.no_progress, command=command
+        )
+    except EdaInputError as error:
+        print(f"error: {error}", file=sys.stderr)  # noqa: T201 - user-facing CLI message
+        return EXIT_INVALID_INPUT
+    print_eda_summary(result)
     return 0
 
 
@@ -165,6 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n-new", type=_positive_int, default=48_744, help="new clients")
     gen.add_argument("--seed", type=int, default=0)
     gen.set_defaults(handler=_cmd_generate)
+
+    eda = commands.add_parser(
+        "eda", help="exploratory report of the application files (HTML page + PNG figures)"
+    )
+    eda.add_argument("--data", type=Path, required=True,
+                     help="folder with application_train.csv and application_test.csv")  # fmt: skip
+    eda.add_argument("--out", type=Path, required=True,
+                     help="report folder: eda_report.html and its eda_*.png figures")  # fmt: skip
+    eda.add_argument("--run-id", default=None, metavar="MLFLOW_RUN",
+                     help="also log the page and figures to this MLflow run (eda/)")  # fmt: skip
+    eda.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    eda.set_defaults(handler=_cmd_eda)
 
     tr = commands.add_parser("train", help="train, choose the threshold, export a model version")
     tr.add_argument("--data", type=Path, required=True,

@@ -374,3 +374,16 @@ def test_template_targets_x86_64(template: dict[str, Any]) -> None:
             assert properties["CompatibleRuntimes"] == ["python3.12"], name
         if resource.get("Metadata", {}).get("BuildMethod") == "makefile":
             assert resource["Metadata"].get("BuildArchitecture") == "x86_64", name
+
+
+def test_every_package_folder_is_listed_for_setuptools() -> None:
+    """A subpackage missing from [tool.setuptools] packages is left out of a normal install."""
+    setup = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    found = set()
+    for name, folder in setup["package-dir"].items():
+        root = REPO / folder
+        for init in root.rglob("__init__.py"):
+            relative = init.parent.relative_to(root).parts
+            found.add(".".join((name, *relative)))
+    assert found == listed, (sorted(found - listed), sorted(listed - found))

@@ -188,8 +188,9 @@ _KNOWN_LIMITS: Final[dict[Lang, list[str]]] = {
         "leur fournisseur change les décisions sans bruit.",
         "Équité : le genre (CODE_GENDER) n'est jamais une entrée du modèle ni une raison "
         "(lu seulement pour mesurer l'équité) ; ce que ce choix coûte est mesuré à "
-        "l'entraînement (ablations). L'âge et la situation familiale restent des entrées : "
-        "vérifier les taux de refus par groupe avant tout usage réel.",
+        "l'entraînement (ablations). L'âge et la situation familiale restent des entrées, et "
+        "leurs taux d'accord diffèrent (voir l'équité par groupe de cette fiche, règle des "
+        "quatre cinquièmes) : à examiner avant tout usage réel.",
         "Probabilités calibrées sur le taux de défaut d'entraînement : un autre taux de "
         "base les décale.",
         "Les effets (TreeSHAP, regroupés par facteur et donnés en points de probabilité) "
@@ -209,8 +210,9 @@ _KNOWN_LIMITS: Final[dict[Lang, list[str]]] = {
         "the decisions.",
         "Fairness: gender (CODE_GENDER) is never a model input nor a reason (it is read "
         "only to measure fairness); what leaving it out costs is measured at training "
-        "(ablations). Age and family status are still inputs: check refusal rates by "
-        "group before any real use.",
+        "(ablations). Age and family status are still inputs, and their approval rates "
+        "differ (see this card's fairness by group, four-fifths rule): to be reviewed before "
+        "any real use.",
         "Probabilities are calibrated on the training default rate: a different base rate "
         "shifts them.",
         "Effects (TreeSHAP, grouped by factor and given in probability points) describe the "
