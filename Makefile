@@ -35,7 +35,7 @@ SEED ?= 42
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install build demo env serve dashboard browser drift eda test lint typecheck format data train train-full predict bench mlflow-ui lock clean
+.PHONY: help install build demo env serve dashboard browser drift eda report test lint typecheck format data train train-full predict bench mlflow-ui lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,7 @@ demo: install  ## generate data, train, publish, then start the API (:8000) and 
 	$(BIN)/creditscore train --data $(DATA) --out $(ARTIFACTS) --trials $(DEMO_TRIALS)
 	$(BIN)/creditscore publish --model $(ARTIFACTS)/latest --data $(DATA) --store local:$(STORE)
 	$(BIN)/creditscore drift --data $(DATA) --model $(ARTIFACTS)/latest --out $(BUILD)/drift --publish local:$(STORE)
+	$(BIN)/creditscore report --model $(ARTIFACTS)/latest --out $(BUILD)/docs --store local:$(STORE)
 	@$(MAKE) --no-print-directory env
 	@# The API runs in the background and is stopped when the dashboard stops (Ctrl-C stops both).
 	@$(READ_TOKEN); \
@@ -133,6 +134,9 @@ drift: install  ## drift report of the demo data (build/drift/drift_report.html)
 
 eda: install  ## exploratory report of the demo data, beside its drift report (build/drift/eda_report.html)
 	$(BIN)/creditscore eda --data $(DATA) --out $(BUILD)/drift
+
+report: install  ## model card and methodological note of the demo model (build/docs/), with its decisions
+	$(BIN)/creditscore report --model $(ARTIFACTS)/latest --out $(BUILD)/docs --store local:$(STORE)
 
 bench: install build  ## speed, size and quality benchmarks (figures in the README)
 	$(BIN)/python -m benchmarks.pipeline --out $(BUILD)/bench

@@ -1,4 +1,4 @@
-"""The `creditscore` command: generate, eda, train, predict, publish, serve and drift.
+"""The `creditscore` command: generate, eda, train, predict, publish, serve, drift and report.
 
 Heavy libraries are imported inside each command so that every command starts fast.
 Exit codes: 0 success, 2 invalid input (the message says which file, column and line),
@@ -169,6 +169,43 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from creditscore_common.errors import StoreUnavailableError
+    from training.report import print_documents_summary
+    from training.report_docs import (
+        ReportInputError,
+        load_version,
+        summarise_decisions,
+        write_documents,
+    )
+
+    try:
+        facts = load_version(args.model)  # before the store: a typo costs nothing
+        decisions, drift_summary = None, None
+        if args.store:
+            from creditscore_common.store import open_store, settings_for_store_url
+
+            try:
+                store = open_store(settings_for_store_url(args.store))
+                try:
+                    decisions = summarise_decisions(store.all_decisions())
+                    drift_summary = store.get_drift_summary()
+                finally:
+                    store.close()
+            except ValueError as error:
+                raise ReportInputError(str(error)) from error
+            except StoreUnavailableError as error:
+                raise ReportInputError(f"store {args.store} unreadable: {error}") from error
+        result = write_documents(
+            facts, args.out, decisions, args.store, args.eda, drift_summary=drift_summary
+        )
+    except ReportInputError as error:
+        print(f"error: {error}", file=sys.stderr)  # noqa: T201 - user-facing CLI message
+        return EXIT_INVALID_INPUT
+    print_documents_summary(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -260,6 +297,18 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--fail-on-drift", action="store_true",
                     help=f"exit code {EXIT_DRIFT} when the verdict is 'drift' (alert)")  # fmt: skip
     dr.set_defaults(handler=_cmd_drift)
+
+    rep = commands.add_parser(
+        "report", help="model card and methodological note of a model version (Markdown)"
+    )
+    rep.add_argument("--model", type=Path, required=True, help="model version (ARTDIR/latest)")
+    rep.add_argument("--out", type=Path, required=True,
+                     help="folder: model_card.md, methodology.md, figures/*.png")  # fmt: skip
+    rep.add_argument("--store", default=None, metavar="STORE",
+                     help="also summarise its decisions log: local:PATH or aws")  # fmt: skip
+    rep.add_argument("--eda", type=Path, default=None, metavar="DIR",
+                     help="folder of the eda report of the same data (referenced)")  # fmt: skip
+    rep.set_defaults(handler=_cmd_report)
     return parser
 
 

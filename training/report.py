@@ -11,6 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from training.eda import EdaResult
     from training.generate import GenerationSummary
+    from training.report_docs import DocumentsResult
     from training.train import TrainingResult
 
 
@@ -146,3 +147,32 @@ def print_eda_summary(result: EdaResult) -> None:
         table.add_row("MLflow run", f"{result.mlflow_run_id} (artifacts under eda/)")
     table.add_row("seconds", f"{result.seconds:.1f}")
     _console().print(table)
+
+
+def print_documents_summary(result: DocumentsResult) -> None:
+    """What `creditscore report` wrote, and the advisors' decisions if a store was read."""
+    from training.report_docs.decisions import ACCEPT_TO_REFUSE, REFUSE_TO_ACCEPT
+
+    console = _console()
+    table = Table(title=f"Documents of model {result.model_version}", show_header=False)
+    for path in result.paths:
+        if path.suffix == ".md":
+            table.add_row("written", str(path))
+    figures = [p for p in result.paths if p.suffix == ".png"]
+    table.add_row("figures", f"{len(figures)} in {figures[0].parent}" if figures else "none")
+    console.print(table)
+    summary = result.decisions
+    if summary is None:
+        return
+    decided = Table(title=f"Advisors' decisions ({summary.n_decisions:,})")
+    for title in ("model version", "files", "decisions", "agreement", ACCEPT_TO_REFUSE,
+                  REFUSE_TO_ACCEPT):  # fmt: skip
+        decided.add_column(title, justify="left" if title == "model version" else "right")
+    for v in summary.versions:
+        rate = v.agreement_rate
+        decided.add_row(
+            v.model_version, f"{v.n_files:,}", f"{v.n_decisions:,}",
+            "-" if rate is None else f"{rate:.1%}",
+            f"{v.overrides[ACCEPT_TO_REFUSE]:,}", f"{v.overrides[REFUSE_TO_ACCEPT]:,}",
+        )  # fmt: skip
+    console.print(decided)

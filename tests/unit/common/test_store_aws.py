@@ -559,3 +559,44 @@ def test_each_function_downloads_only_the_files_it_reads(
         reset_caches()
     cache = tmp_path / "lambda-tmp" / trained_model.model_version
     assert {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()} == expected
+
+
+# ---------------------------------------------------------------------------- all decisions
+
+
+def test_all_decisions_scans_every_page(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every decision of every client, oldest first, across Scan pages."""
+    from test_store_local import check_all_decisions
+
+    store = make_store(tmp_path, decisions_table=DECISIONS_TABLE)
+    real_scan = store.dynamodb.scan
+    pages: list[int] = []
+
+    def small_pages(**request: Any) -> Any:
+        answer = real_scan(**{**request, "Limit": 1})
+        pages.append(len(answer.get("Items", [])))
+        return answer
+
+    monkeypatch.setattr(store.dynamodb, "scan", small_pages)
+    check_all_decisions(store)
+    assert len(pages) > 3  # one item a page: the pages were followed
+
+
+def test_all_decisions_without_a_table_is_unavailable(aws: None, tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match="DECISIONS_TABLE"):
+        make_store(tmp_path).all_decisions()
+
+
+def test_no_function_may_scan_the_decisions_table() -> None:
+    """Listing every decision is for the reporting credentials, never a function's role."""
+    for name, resource in template_resources().items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = statement["Action"]
+                actions = [actions] if isinstance(actions, str) else actions
+                if "DecisionsTable" in json.dumps(statement["Resource"]):
+                    assert "dynamodb:Scan" not in actions, name

@@ -329,3 +329,49 @@ class TestLocalStore(StoreContract):
         store.close()
         with pytest.raises(ValueError, match="unknown store"):
             settings_for_store_url("s3://bucket", Settings())
+
+
+# ---------------------------------------------------------------------------- all decisions
+
+
+def decision_record(client_id: int, decided_at: str, **fields: Any) -> dict[str, Any]:
+    """A decision record with every :data:`DECISION_FIELDS` (``fields`` override)."""
+    record: dict[str, Any] = {
+        "client_id": client_id,
+        "decided_at": decided_at,
+        "decision": "accept",
+        "comment": "",
+        "advisor": "advisor@example.com",
+        "probability": 0.05,
+        "threshold": 0.1,
+        "model_version": "20260101-000000-aaaaaaaa",
+    }
+    return {**record, **fields}
+
+
+def check_all_decisions(store: Store) -> None:
+    """Every client's decisions, oldest first, and nothing changed by reading them."""
+    assert store.all_decisions() == []
+    later = decision_record(2, "2026-01-02T00:00:00.000000Z#b", decision="refuse", probability=0.3)
+    earlier = decision_record(1, "2026-01-01T00:00:00.000000Z#a", comment="revenus justifiés")
+    second = decision_record(1, "2026-01-03T00:00:00.000000Z#c", probability=1e-7)
+    for record in (later, earlier, second):
+        store.add_decision(record)
+    assert store.all_decisions() == [earlier, later, second]
+    assert store.list_decisions(1) == [earlier, second]
+    assert store.all_decisions() == [earlier, later, second]
+
+
+def test_local_store_lists_every_decision(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        check_all_decisions(store)
+    finally:
+        store.close()
+
+
+def test_local_all_decisions_on_a_closed_store_is_unavailable(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store", create=True)
+    store.close()
+    with pytest.raises(StoreUnavailableError):
+        store.all_decisions()

@@ -408,6 +408,25 @@ class AwsStore(Store):
                 return decisions
             request["ExclusiveStartKey"] = last
 
+    def all_decisions(self) -> list[dict[str, Any]]:
+        """Scan the whole decisions table (every page), sorted by decided_at then client.
+
+        Reporting only: the functions' policies grant Query on this table, not Scan; the
+        credentials running ``creditscore report --store aws`` need dynamodb:Scan on it.
+        """
+        decisions: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"TableName": self._decisions(), "ConsistentRead": True}
+        while True:
+            answer = self._call("reading every decision", self.dynamodb.scan, **request)
+            for item in answer.get("Items", []):
+                decisions.append({name: _value(name, item[name]) for name in DECISION_FIELDS})
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        decisions.sort(key=lambda record: (record["decided_at"], record["client_id"]))
+        return decisions
+
 
 #: Decision fields stored as DynamoDB numbers (from the record's types), and their type.
 _NUMBER_FIELDS: dict[str, type[int] | type[float]] = {

@@ -159,6 +159,15 @@ class Store(ABC):
     def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
         """Every decision recorded on a client, oldest first."""
 
+    @abstractmethod
+    def all_decisions(self) -> list[dict[str, Any]]:
+        """Every decision recorded on every client, oldest first (read-only; reporting).
+
+        For offline reports (``creditscore report``), never for a request: the aws backend
+        reads the whole table with a Scan, a permission only the reporting credentials hold
+        (no function of template.yaml is granted it on the decisions table).
+        """
+
     # ---------------------------------------------------------------- monitoring
 
     @abstractmethod

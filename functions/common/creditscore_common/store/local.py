@@ -267,6 +267,18 @@ class LocalStore(Store):
             raise StoreUnavailableError(f"local store: {error}") from error
         return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
 
+    def all_decisions(self) -> list[dict[str, Any]]:
+        """Every decision of every client, in the order they were made."""
+        try:
+            self._decisions_ready()
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions ORDER BY decided_at, id"
+                ).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"local store: {error}") from error
+        return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
+
     # ---------------------------------------------------------------- monitoring
 
     @property
