@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from creditscore_common import profiles
 from creditscore_common.features import FeatureSpec, fit_feature_spec, transform_batch
@@ -70,6 +69,7 @@ from training.modelling import (
     float32_thresholds,
     search_lightgbm,
 )
+from training.progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -146,31 +146,6 @@ class TrainingResult:
     registered_version: str | None
     seconds: float
     stage_seconds: dict[str, float]
-
-
-class _Stages:
-    """A progress bar over the planned model fits, and timing of each stage."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = tqdm(total=total, desc="training", unit="fit", disable=not enabled)
-        self.seconds: dict[str, float] = {}
-        self._stage = ""
-        self._started = time.perf_counter()
-
-    def stage(self, name: str) -> None:
-        now = time.perf_counter()
-        if self._stage:
-            self.seconds[self._stage] = round(now - self._started, 2)
-        self._stage, self._started = name, now
-        self.bar.set_description(name)
-
-    def fit(self, label: str) -> None:
-        self.bar.set_postfix_str(label)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.stage("")
-        self.bar.close()
 
 
 def _planned_fits(config: TrainConfig) -> int:
@@ -349,7 +324,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     reference, new_clients = load_reference_and_new(data_dir)
     assert reference.target is not None
     y = reference.target
-    stages = _Stages(_planned_fits(config), config.progress)
+    stages = StageProgress(_planned_fits(config), "training", "fit", config.progress)
 
     stages.stage("features")
     spec = fit_feature_spec(reference.columns)
@@ -361,19 +336,19 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     stages.stage("cross-validation")
     plan = FoldPlan.stratified(y, config.n_folds, config.seed)
     trainer = LightGBMTrainer(x, y, features, config.seed, spec.monotone_constraints())
-    candidates = _cross_validate_all(x, y, trainer, plan, config, stages.fit)
+    candidates = _cross_validate_all(x, y, trainer, plan, config, stages.tick)
     lightgbm_rows = [c for c in candidates if c.model == "lightgbm"]
     best_base = min(lightgbm_rows, key=lambda c: (c.metrics.cost_per_client, -c.metrics.auc))
 
     stages.stage("search")
     trials = search_lightgbm(
-        trainer, best_base.imbalance, config.weights, config.search_budget(y.size), stages.fit
+        trainer, best_base.imbalance, config.weights, config.search_budget(y.size), stages.tick
     )
     stages.stage("tuned model")
     chosen = best_base
     if trials and trials[0].params:
         tuned = trainer.cross_validate(
-            plan, trials[0].params, best_base.imbalance, config.weights, stages.fit
+            plan, trials[0].params, best_base.imbalance, config.weights, stages.tick
         )
         tuned.model = "lightgbm-tuned"
         candidates.append(tuned)
@@ -388,13 +363,13 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     ablations = None
     if config.ablations:
         stages.stage("ablations")
-        ablations = _ablations(reference, plan, trainer, chosen, config, stages.fit)
+        ablations = _ablations(reference, plan, trainer, chosen, config, stages.tick)
 
     stages.stage("final fit")
     n_trees = _final_trees(chosen)
     booster, offset = trainer.fit(plan.rows, chosen.params, chosen.imbalance, n_trees=n_trees)
     booster = float32_thresholds(add_logit_offset(booster, offset + calibrated.logit_shift))
-    stages.fit("final")
+    stages.tick("final")
 
     stages.stage("export")
     onnx_model = export.to_onnx(booster, len(features))

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from creditscore_common.features import fit_feature_spec
 from monitoring.compare import REPORT_FILE as DRIFT_REPORT_FILE
@@ -29,6 +28,7 @@ from training.eda.page import (
     PageFacts,
     render_html,
 )
+from training.progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +54,11 @@ class EdaResult:
     mlflow_run_id: str | None
 
 
-class _Progress:
-    """A progress bar over the steps (stages, then one step a figure) and their timings."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.bar = tqdm(total=total, desc="eda", unit="step", disable=not enabled)
-        self.seconds: dict[str, float] = {}
-        self._stage, self._started = "", time.perf_counter()
-
-    def stage(self, name: str) -> None:
-        now = time.perf_counter()
-        if self._stage:
-            self.seconds[self._stage] = round(now - self._started, 2)
-            self.bar.update(1)
-        self._stage, self._started = name, now
-        self.bar.set_description(name or "eda")
-
-    def add(self, steps: int) -> None:
-        self.bar.total = (self.bar.total or 0) + steps
-        self.bar.refresh()
-
-    def tick(self, label: str) -> None:
-        self.bar.set_postfix_str(label)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.stage("")
-        self.bar.close()
-
-
 _STAGES = ("load", "features", "missing", "associations", "drivers", "anomaly", "outliers",
            "reference vs new", "figures", "write")  # fmt: skip
 
 
-def explore(data_dir: Path, progress: _Progress | None = None) -> Exploration:
+def explore(data_dir: Path, progress: StageProgress | None = None) -> Exploration:
     """Every statistic of the report on the folder's two files, loaded as training loads them."""
     step = progress.stage if progress else (lambda name: None)
     step("load")
@@ -128,7 +99,7 @@ def explore(data_dir: Path, progress: _Progress | None = None) -> Exploration:
     )
 
 
-def draw_figures(x: Exploration, progress: _Progress | None = None) -> dict[str, Figure]:
+def draw_figures(x: Exploration, progress: StageProgress | None = None) -> dict[str, Figure]:
     """Every figure of the report, keyed by where the page places it."""
     tick = progress.tick if progress else (lambda label: None)
     top_categories = x.categorical[:LEVEL_PLOTS]
@@ -223,7 +194,7 @@ def run_eda(
         raise EdaInputError(f"{out_dir} is a file: --out needs a folder")
     client = _mlflow_client(run_id) if run_id else None  # before the work: a typo costs nothing
 
-    stages = _Progress(progress, total=len(_STAGES))
+    stages = StageProgress(len(_STAGES), "eda", "step", progress, stages_are_steps=True)
     try:
         exploration = explore(data_dir, stages)
         stages.stage("figures")
