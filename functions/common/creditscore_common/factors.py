@@ -188,7 +188,10 @@ _PLURAL_FR: Final = _PLURAL_EN | {"income"}
 _QUOTE_MISSING: Final = frozenset({"external_scores"})
 
 
-def _building_columns() -> tuple[str, ...]:
+def _members(key: str) -> tuple[str, ...]:
+    """A factor's members; the building factor holds every building column of the schema."""
+    if key != "building":
+        return _FACTORS[key][2]
     names = load_schema().application_names
     return tuple(n for n in names if n.endswith(_BUILDING_SUFFIXES) or n in _BUILDING_CATEGORIES)
 
@@ -197,9 +200,8 @@ def _building_columns() -> tuple[str, ...]:
 def factors() -> dict[str, Factor]:
     """Every factor by key, in the table's order."""
     out: dict[str, Factor] = {}
-    for key, (fr, en, members) in _FACTORS.items():
-        if key == "building":
-            members = _building_columns()
+    for key, (fr, en, _) in _FACTORS.items():
+        members = _members(key)
         quoted = _QUOTED_INSTEAD.get(key, tuple(m for m in members if m not in DOMAIN_FEATURES))
         out[key] = Factor(
             key,
@@ -217,10 +219,8 @@ def factors() -> dict[str, Factor]:
 def factor_members() -> dict[str, str]:
     """Application field or derived feature -> its factor key (protected fields excluded)."""
     out: dict[str, str] = {}
-    for key, (_, _, members) in _FACTORS.items():
-        if key == "building":
-            members = _building_columns()
-        for member in members:
+    for key in _FACTORS:
+        for member in _members(key):
             if member in out:
                 raise ValueError(f"{member} belongs to two factors: {out[member]} and {key}")
             out[member] = key
