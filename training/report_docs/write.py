@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from creditscore_common.version import METADATA_FILE
 from training.report_docs.card import model_card_markdown
 from training.report_docs.decisions import DecisionsSummary
 from training.report_docs.facts import ReportInputError, VersionFacts
@@ -55,7 +57,10 @@ def write_documents(
     eda_dir: Path | None = None,
     drift_summary: Mapping[str, Any] | None = None,
 ) -> DocumentsResult:
-    """``model_card.md``, ``methodology.md`` and ``figures/*.png`` in ``out_dir``."""
+    """``model_card.md``, ``methodology.md``, ``figures/*.png`` and the version's ``metadata.json``.
+
+    The metadata travels with the documents: every figure in them can be checked against it.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportInputError(f"{out_dir} is a file: --out needs a folder")
@@ -64,6 +69,7 @@ def write_documents(
     files: dict[str, bytes] = {figure_name(name): data for name, data in x.figures.items()}
     files[MODEL_CARD_FILE] = model_card_markdown(x, decisions, store).encode()
     files[METHODOLOGY_FILE] = methodology_markdown(x, eda_dir, drift_summary).encode()
+    files[METADATA_FILE] = (json.dumps(x.metadata, indent=2, ensure_ascii=False) + "\n").encode()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = _write_all(out_dir, files)
