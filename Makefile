@@ -140,6 +140,7 @@ report: install  ## model card and methodological note of the demo model (build/
 
 bench: install build  ## speed, size and quality benchmarks (figures in the README)
 	$(BIN)/python -m benchmarks.pipeline --out $(BUILD)/bench
+	$(BIN)/python -m benchmarks.threshold_rules --out $(BUILD)/bench-thresholds
 	$(BIN)/python -m benchmarks.lambda_functions --model $(BUILD)/bench/artifacts/latest \
 		--data $(BUILD)/bench/data-307511-48744-0 --out $(BUILD)/bench
 

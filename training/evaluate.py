@@ -9,6 +9,8 @@ How sure is that threshold? :func:`bootstrap_threshold_band` redraws the clients
 replacement and finds the cost-optimal threshold again each time: where those thresholds
 spread, the data cannot tell whether refusing or accepting is cheaper, and a file whose
 probability falls there is to be examined rather than decided on the score alone.
+:func:`threshold_rules` sets the exact rule beside the minimiser of the bootstrap-averaged
+cost and says which one is served (and why).
 :func:`score_bins` summarises the out-of-fold probabilities in quantile bins (counts and
 default rates), the aggregates against which a new client's score is compared.
 """
@@ -16,7 +18,7 @@ default rates), the aggregates against which a new client's score is compared.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypedDict
 
 import numpy as np
@@ -52,6 +54,14 @@ class CostWeights:
         The one place the formula is written; counts may be numbers or numpy arrays.
         """
         return (self.cost_fn * fn + self.cost_fp * fp) / n
+
+    def calibrated_threshold(self) -> float:
+        """``cost_fp / (cost_fp + cost_fn)``, the cost-optimal threshold of calibrated scores.
+
+        Refusing a client of true default probability p saves ``cost_fn * p`` and costs
+        ``cost_fp * (1 - p)``; the two are equal at this p (1/11 by default).
+        """
+        return self.cost_fp / (self.cost_fp + self.cost_fn)
 
 
 @dataclass(frozen=True)
@@ -262,6 +272,10 @@ class ThresholdBand:
         """Number of bootstrap resamples."""
         return int(self.thresholds.size)
 
+    def containing(self, threshold: float) -> ThresholdBand:
+        """The band widened if need be so that ``lower <= threshold <= upper``."""
+        return replace(self, lower=min(self.lower, threshold), upper=max(self.upper, threshold))
+
     @property
     def percentiles(self) -> tuple[float, float]:
         """The percentiles (0-100) that bound the central ``coverage`` interval."""
@@ -306,6 +320,72 @@ def _ordinal(value: float) -> str:
     return text + {1: "st", 2: "nd", 3: "rd"}.get(int(value) % 10, "th")
 
 
+@dataclass(frozen=True)
+class _Bootstrap:
+    """One pass over the resamples: the band, and the cost curve averaged over the resamples."""
+
+    band: ThresholdBand
+    #: Increasing candidate thresholds (every distinct probability, then +inf) and costs.
+    thresholds: FloatArray
+    oof_costs: FloatArray
+    mean_costs: FloatArray
+    #: Cost of each resample at the full sample's cost-optimal threshold.
+    costs_at_exact: FloatArray
+    #: The central ``coverage`` interval of the resampled thresholds, not widened.
+    interval: tuple[float, float]
+
+
+def _bootstrap(
+    y_true: IntArray,
+    probability: FloatArray,
+    weights: CostWeights,
+    n_resamples: int,
+    coverage: float,
+    seed: int,
+) -> _Bootstrap:
+    """The resamples of :func:`bootstrap_threshold_band`, also averaged into one cost curve."""
+    if not 0.0 < coverage < 1.0:
+        raise ValueError("coverage must lie strictly between 0 and 1")
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be at least 1")
+    if np.size(probability) == 0:
+        raise ValueError("no clients to resample")
+    values, codes = _sorted_runs(y_true, probability)
+    n_runs, n = values.size, codes.size
+    grid, oof_costs = _increasing_curve(
+        values, *_costs_by_run(*_run_counts(codes, n_runs), weights)
+    )
+    threshold, cost = _lowest_cost(grid, oof_costs)
+    exact_index = int(np.flatnonzero(oof_costs == cost)[-1])
+    rng = np.random.default_rng(seed)
+    thresholds = np.empty(n_resamples)
+    costs = np.empty(n_resamples)
+    at_exact = np.empty(n_resamples)
+    total = np.zeros(grid.size)
+    for b in range(n_resamples):
+        drawn = codes[rng.integers(0, n, n)]
+        _, resampled = _increasing_curve(
+            values, *_costs_by_run(*_run_counts(drawn, n_runs), weights)
+        )
+        thresholds[b], costs[b] = _lowest_cost(grid, resampled)
+        at_exact[b] = resampled[exact_index]
+        total += resampled
+    thresholds = np.where(np.isfinite(thresholds), thresholds, NOBODY_REFUSED)
+    threshold = finite_threshold(threshold)
+    tail = 0.5 * (1.0 - coverage)
+    lower, upper = (float(q) for q in np.quantile(thresholds, [tail, 1.0 - tail]))
+    band = ThresholdBand(
+        threshold=threshold,
+        cost_per_client=cost,
+        lower=lower,
+        upper=upper,
+        coverage=coverage,
+        thresholds=thresholds,
+        costs=costs,
+    ).containing(threshold)
+    return _Bootstrap(band, grid, oof_costs, total / n_resamples, at_exact, (lower, upper))
+
+
 def bootstrap_threshold_band(
     y_true: IntArray,
     probability: FloatArray,
@@ -323,35 +403,139 @@ def bootstrap_threshold_band(
     cumulative sums of :func:`_costs_by_run` (a probability drawn zero times ties with the
     next one up and so is never chosen). 200 resamples of 307,511 clients take seconds.
     """
-    if not 0.0 < coverage < 1.0:
-        raise ValueError("coverage must lie strictly between 0 and 1")
-    if n_resamples < 1:
-        raise ValueError("n_resamples must be at least 1")
-    if np.size(probability) == 0:
-        raise ValueError("no clients to resample")
-    values, codes = _sorted_runs(y_true, probability)
-    n_runs, n = values.size, codes.size
-    curve = _increasing_curve(values, *_costs_by_run(*_run_counts(codes, n_runs), weights))
-    threshold, cost = _lowest_cost(*curve)
-    rng = np.random.default_rng(seed)
-    thresholds = np.empty(n_resamples)
-    costs = np.empty(n_resamples)
-    for b in range(n_resamples):
-        drawn = codes[rng.integers(0, n, n)]
-        resampled = _costs_by_run(*_run_counts(drawn, n_runs), weights)
-        thresholds[b], costs[b] = _lowest_cost(*_increasing_curve(values, *resampled))
-    thresholds = np.where(np.isfinite(thresholds), thresholds, NOBODY_REFUSED)
-    threshold = finite_threshold(threshold)
-    tail = 0.5 * (1.0 - coverage)
-    lower, upper = np.quantile(thresholds, [tail, 1.0 - tail])
-    return ThresholdBand(
-        threshold=threshold,
-        cost_per_client=cost,
-        lower=min(float(lower), threshold),
-        upper=max(float(upper), threshold),
-        coverage=coverage,
-        thresholds=thresholds,
-        costs=costs,
+    return _bootstrap(y_true, probability, weights, n_resamples, coverage, seed).band
+
+
+@dataclass(frozen=True)
+class ThresholdRules:
+    """The exact cost-optimal threshold beside the minimiser of the bootstrap-averaged cost.
+
+    ``band`` holds the exact rule (``band.threshold``, ``band.cost_per_client``: the
+    minimiser of the out-of-fold cost) and the per-resample minimisers. The averaged rule
+    minimises, over the same candidates, the mean over the same resamples of the cost at a
+    fixed threshold. Mind what that mean is: the cost at a fixed threshold is linear in how
+    often each client is drawn, and each client is drawn once on average, so the averaged
+    curve is the out-of-fold curve plus Monte Carlo noise of order ``1/sqrt(n_resamples)``
+    of the resamples' spread. It smooths nothing; it tells whether the exact minimum is a
+    dip the resamples do not share.
+
+    The exact threshold is served when it is *as good*: (a) it lies within the central
+    ``coverage`` interval of the per-resample minimisers (``interval``, not widened), (b) its
+    bootstrap-mean cost exceeds the averaged minimum by at most one Monte Carlo standard
+    error of that mean (``exact_cost_mean_se``), and (c) its out-of-fold cost is not higher
+    than the averaged threshold's (true by construction of the exact rule; kept so that
+    the rule reads whole). Otherwise the averaged threshold is served.
+    """
+
+    band: ThresholdBand
+    averaged_threshold: float
+    averaged_cost_mean: float
+    averaged_cost_on_oof: float
+    exact_cost_mean: float
+    exact_cost_mean_se: float
+    interval: tuple[float, float]
+    calibrated_threshold: float
+
+    @property
+    def exact_threshold(self) -> float:
+        """The minimiser of the out-of-fold cost (:func:`best_threshold`, made finite)."""
+        return self.band.threshold
+
+    @property
+    def exact_cost(self) -> float:
+        """The out-of-fold cost per client at the exact threshold."""
+        return self.band.cost_per_client
+
+    def _clauses(self) -> tuple[bool, bool, bool]:
+        lo, hi = self.interval
+        return (
+            lo <= self.exact_threshold <= hi,
+            self.exact_cost_mean - self.averaged_cost_mean <= self.exact_cost_mean_se,
+            self.exact_cost <= self.averaged_cost_on_oof,
+        )
+
+    @property
+    def served(self) -> str:
+        """``"exact"`` when the exact threshold is as good (see the class), else the average."""
+        return "exact" if all(self._clauses()) else "bootstrap_averaged"
+
+    @property
+    def threshold(self) -> float:
+        """The served threshold."""
+        return self.exact_threshold if self.served == "exact" else self.averaged_threshold
+
+    def why(self) -> str:
+        """The rule, in one paragraph, with this run's figures."""
+        lo, hi = self.interval
+        q_lo, q_hi = (_ordinal(q) for q in self.band.percentiles)
+        inside, close, cheaper = ("yes" if ok else "no" for ok in self._clauses())
+        excess = self.exact_cost_mean - self.averaged_cost_mean
+        figures = (
+            f"(a) {self.exact_threshold:.5f} in [{lo:.5f}, {hi:.5f}]: {inside}; "
+            f"(b) excess {excess:.6f} <= {self.exact_cost_mean_se:.6f}: {close}; "
+            f"(c) {self.exact_cost:.6f} <= {self.averaged_cost_on_oof:.6f}: {cheaper}"
+        )
+        return (
+            "The exact threshold is served when it is as good as the bootstrap-averaged one: "
+            f"(a) it lies within the {q_lo}-{q_hi} percentile of the cost-optimal thresholds "
+            f"of the {self.band.n_resamples} bootstrap resamples, (b) its bootstrap-mean cost "
+            "exceeds the averaged minimum by at most one Monte Carlo standard error of that "
+            "mean, and (c) its out-of-fold cost is not higher; otherwise the averaged "
+            f"threshold is served. Here {figures}; served: {self.served}."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready record of a model version's metadata (``threshold_rules``)."""
+        return {
+            "exact": {
+                "threshold": self.exact_threshold,
+                "cost_per_client": self.exact_cost,
+                "cost_per_client_mean": self.exact_cost_mean,
+            },
+            "bootstrap_averaged": {
+                "threshold": self.averaged_threshold,
+                "cost_per_client_mean": self.averaged_cost_mean,
+                "cost_per_client_on_oof": self.averaged_cost_on_oof,
+            },
+            "n_resamples": self.band.n_resamples,
+            "resampled_threshold_interval": list(self.interval),
+            "monte_carlo_se": self.exact_cost_mean_se,
+            "calibrated_rule": self.calibrated_threshold,
+            "served": self.served,
+            "why": self.why(),
+        }
+
+
+def threshold_rules(
+    y_true: IntArray,
+    probability: FloatArray,
+    weights: CostWeights,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    coverage: float = BAND_COVERAGE,
+    seed: int = 0,
+) -> ThresholdRules:
+    """The exact and the bootstrap-averaged cost-optimal thresholds, and which one to serve.
+
+    The resamples are those of :func:`bootstrap_threshold_band` with the same arguments
+    (whose band is ``.band``), drawn once. Candidates are every distinct probability (and
+    "refuse nobody"), not a quantile grid: each resample already yields the cost at every
+    candidate in one cumulative sum, so averaging adds one vector addition of that length
+    per resample, less than the ``bincount`` that precedes it. Ties go to the highest
+    threshold, as in :func:`best_threshold`. See :class:`ThresholdRules` for the rule.
+    """
+    boot = _bootstrap(y_true, probability, weights, n_resamples, coverage, seed)
+    best = int(np.flatnonzero(boot.mean_costs == boot.mean_costs.min())[-1])
+    exact = int(np.flatnonzero(boot.oof_costs == boot.band.cost_per_client)[-1])
+    spread = float(np.std(boot.costs_at_exact, ddof=1)) if n_resamples > 1 else 0.0
+    return ThresholdRules(
+        band=boot.band,
+        averaged_threshold=finite_threshold(float(boot.thresholds[best])),
+        averaged_cost_mean=float(boot.mean_costs[best]),
+        averaged_cost_on_oof=float(boot.oof_costs[best]),
+        exact_cost_mean=float(boot.mean_costs[exact]),
+        exact_cost_mean_se=spread / math.sqrt(n_resamples),
+        interval=boot.interval,
+        calibrated_threshold=weights.calibrated_threshold(),
     )
 
 

@@ -6,7 +6,8 @@ imbalance strategy) -> bounded search of LightGBM parameters -> final cross-vali
 cost-optimal threshold -> calibration of the out-of-fold probabilities (an intercept shift
 in log-odds when their ECE exceeds 1 point) -> ablations (what gender as an input, or
 dropping the monotone constraints, would change) -> refit on all reference clients -> ONNX
-export with a parity check on every new client -> borderline band (bootstrap of the
+export with a parity check on every new client -> the served threshold (exact or
+bootstrap-averaged, ``evaluate.threshold_rules``) and the borderline band (bootstrap of the
 threshold), score bins and fairness by group -> statistics, explanations and plots ->
 MLflow run and registry -> ``ARTDIR/<version>`` and ``latest``.
 """
@@ -49,11 +50,12 @@ from training.evaluate import (
     CostWeights,
     ScoreBins,
     ThresholdBand,
-    bootstrap_threshold_band,
+    ThresholdRules,
     evaluate_probabilities,
     finite_threshold,
     score_bins,
     share_in_band,
+    threshold_rules,
 )
 from training.modelling import (
     BASE_LGBM_PARAMS,
@@ -125,6 +127,8 @@ class RunOutcome:
     parity_gap: float
     n_new: int
     band: ThresholdBand
+    #: The exact and bootstrap-averaged thresholds; ``rules.threshold`` is the served one.
+    rules: ThresholdRules
     share_borderline: float
     score_bins: ScoreBins
     #: None when the run skipped them (``TrainConfig.ablations``).
@@ -199,7 +203,8 @@ def _metadata(
         "model_type": "lightgbm",
         "decision_rule": "refuse when probability >= threshold",
         # A finite threshold even when refusing nobody is cheapest (degenerate data).
-        "threshold": finite_threshold(m.threshold),
+        "threshold": run.rules.threshold,
+        "threshold_rules": run.rules.as_dict(),
         "borderline": {**run.band.as_dict(), "share_of_new_clients": run.share_borderline},
         "cost_fn": config.weights.cost_fn,
         "cost_fp": config.weights.cost_fp,
@@ -376,13 +381,14 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
     parity_gap = export.check_parity(booster, onnx_model.SerializeToString(), x_new)
 
     stages.stage("borderline")
-    band = bootstrap_threshold_band(y, chosen.oof_probability, config.weights, seed=config.seed)
+    rules = threshold_rules(y, chosen.oof_probability, config.weights, seed=config.seed)
+    band = rules.band.containing(rules.threshold)
     if band.threshold != finite_threshold(chosen.metrics.threshold):
         raise RuntimeError("the bootstrap's threshold differs from the chosen model's")
     new_probability = np.asarray(booster.predict(x_new), dtype=np.float64)
     share_borderline = share_in_band(new_probability, band.lower, band.upper)
     bins = score_bins(y, chosen.oof_probability)
-    groups = fairness.fairness_report(reference.columns, y, chosen.oof_probability, band.threshold)
+    groups = fairness.fairness_report(reference.columns, y, chosen.oof_probability, rules.threshold)
 
     stages.stage("explanations")
     rng = np.random.default_rng(config.seed)
@@ -405,6 +411,7 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         parity_gap=parity_gap,
         n_new=new_clients.n_rows,
         band=band,
+        rules=rules,
         share_borderline=share_borderline,
         score_bins=bins,
         ablations=ablations,
@@ -485,7 +492,14 @@ def _track(
             },
         )
         mlflow.log_metrics({k: float(v) for k, v in metadata["metrics"].items()})
-        mlflow.log_metric("threshold", chosen.metrics.threshold)
+        rules = metadata["threshold_rules"]
+        mlflow.log_metrics(
+            {
+                "threshold": metadata["threshold"],
+                "threshold.exact": rules["exact"]["threshold"],
+                "threshold.bootstrap_averaged": rules["bootstrap_averaged"]["threshold"],
+            }
+        )
         mlflow.log_metrics(
             {
                 f"borderline.{k}": float(v)

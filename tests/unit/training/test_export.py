@@ -71,6 +71,7 @@ METADATA_KEYS = (
     "sha256",
     "monotone_constraints",
     "borderline",
+    "threshold_rules",
     "score_bins",
     "ablations",
     "calibration",
