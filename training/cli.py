@@ -84,12 +84,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from training.predict import predict_file
+    from training.report import data_quality_lines
 
     summary = predict_file(args.model, args.data, args.out)
     print(  # noqa: T201 - the command's answer goes to stdout
         f"{summary.n_clients} clients scored with model {summary.model_version} "
         f"(threshold {summary.threshold:.4f}): {summary.n_refused} refused -> {summary.out_path}"
     )
+    for line in data_quality_lines(summary.data_quality.as_dict()):
+        print(f"  {line}")  # noqa: T201 - part of the command's answer
     return 0
 
 
