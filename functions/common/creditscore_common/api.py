@@ -7,9 +7,10 @@ active model. Tests swap any of these through ``app.dependency_overrides``.
 
 from __future__ import annotations
 
+import email.message
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -18,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditscore_common.errors import CreditScoreError
 from creditscore_common.provider import ModelProvider
@@ -31,9 +34,18 @@ log = logging.getLogger("creditscore.api")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or wrong bearer token"},
     404: {"model": ErrorResponse, "description": "unknown client"},
-    422: {"model": ErrorResponse, "description": "invalid request; `details` names each field"},
+    413: {"model": ErrorResponse, "description": "request body over MAX_BODY_BYTES (64 KB)"},
+    422: {
+        "model": ErrorResponse,
+        "description": "invalid request: a field (`details` names each), a body that is not "
+        "UTF-8 JSON, or a content type other than application/json",
+    },
+    500: {"model": ErrorResponse, "description": "unexpected server error (logged)"},
     503: {"model": ErrorResponse, "description": "store or model unavailable"},
 }
+
+#: Largest request body accepted (bytes); a larger one is answered 413 before it is parsed.
+MAX_BODY_BYTES = 64 * 1024
 
 #: Files of a model version the functions of this process read, beside metadata.json: each
 #: function's app names its own (one function a process on Lambda; all three locally).
@@ -140,12 +152,20 @@ AdvisorDep = Annotated[str, Depends(require_auth)]
 # ------------------------------------------------------------------- errors
 
 
-def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": code, "message": message}
     if details is not None:
         body["details"] = details
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(status_code=status, content=body, headers=headers)
+    answer_headers = dict(headers or {})
+    if status == 401:
+        answer_headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(status_code=status, content=body, headers=answer_headers or None)
 
 
 async def _domain_error(_: Request, error: Exception) -> JSONResponse:
@@ -155,15 +175,53 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     return _error(error.status_code, error.code, str(error), error.details)
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+def _is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON (application/json or application/*+json)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _json_position(doc: Any, pos: Any) -> str:
+    """``line L column C`` of a character position in a JSON document."""
+    if not isinstance(doc, str) or not isinstance(pos, int):
+        return f"position {pos}"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"line {line} column {column}"
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    errors = list(error.errors())
+    broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        reason = (broken.get("ctx") or {}).get("error", "malformed JSON")
+        where = _json_position(error.body, broken["loc"][-1])
+        message = f"invalid JSON body: {reason} at {where}"
+        details = [{"field": "body", "location": "body", "problem": message}]
+        return _error(422, "invalid_request", message, details)
+    content_type = request.headers.get("content-type")
+    if (
+        content_type
+        and not _is_json(content_type)
+        and any(e["loc"][:1] == ("body",) for e in errors)
+    ):
+        message = f"the request body must be application/json (got Content-Type: {content_type})"
+        details = [{"field": "body", "location": "body", "problem": message}]
+        return _error(422, "invalid_request", message, details)
     details = [
         {
             "field": ".".join(str(p) for p in e["loc"][1:] if p != "application"),
             "location": ".".join(str(p) for p in e["loc"]),
             "problem": e["msg"],
         }
-        for e in error.errors()
+        for e in errors
     ]
     fields = ", ".join(sorted({d["field"] or d["location"] for d in details}))
     return _error(422, "invalid_request", f"invalid fields: {fields}", details)
@@ -171,7 +229,8 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    return _error(error.status_code, "http_error", str(error.detail))
+    # Headers such as Allow (405) are part of the answer.
+    return _error(error.status_code, "http_error", str(error.detail), headers=error.headers)
 
 
 async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
@@ -188,6 +247,151 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
+# ------------------------------------------------------------------- request guard
+
+
+_protected_cache: dict[int, tuple[dict[str, Any], list[tuple[Any, set[str]]]]] = {}
+
+
+def _protected_operations(app: FastAPI) -> list[tuple[Any, set[str]]]:
+    """(path regex, methods) of the operations that declare the bearer scheme.
+
+    Read from the OpenAPI schema: an operation is marked with the bearer security scheme
+    exactly when it depends on :func:`require_auth` (through ``_bearer``).
+    """
+    schema = app.openapi()  # cached by FastAPI
+    cached = _protected_cache.get(id(app))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    operations: list[tuple[Any, set[str]]] = []
+    for path, items in schema.get("paths", {}).items():
+        methods = {
+            m.upper() for m, op in items.items() if isinstance(op, dict) and op.get("security")
+        }
+        if methods:
+            if "GET" in methods:
+                methods.add("HEAD")
+            operations.append((compile_path(path)[0], methods))
+    _protected_cache[id(app)] = (schema, operations)
+    return operations
+
+
+class _BodyTooLargeError(Exception):
+    """The body went over MAX_BODY_BYTES while being read."""
+
+
+class RequestGuard:
+    """ASGI middleware: what is checked before a route parses the request body.
+
+    * A route that depends on :func:`require_auth` and a request that carries no credentials
+      at all (no Authorization header in ``token`` mode; no verified claims in ``jwt`` mode)
+      is answered 401 without reading the body; any credentials present are judged by
+      :func:`require_auth` (the source of truth) as before.
+    * A body over :data:`MAX_BODY_BYTES` is answered 413: at once from Content-Length, else
+      while it is read.
+    * A body that is not UTF-8 is answered 422 (JSON is UTF-8).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401, 413 or 422 here, or pass the request on with its body replayed."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answer = self._anonymous(scope) or self._declared_too_large(scope)
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
+        try:
+            messages, body = await self._read_body(receive)
+        except _BodyTooLargeError:
+            await _too_large()(scope, receive, send)
+            return
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            message = (
+                f"the request body is not valid UTF-8 (byte 0x{body[error.start]:02x} at "
+                f"offset {error.start}): send UTF-8 JSON (application/json)"
+            )
+            details = [{"field": "body", "location": "body", "problem": message}]
+            await _error(422, "invalid_request", message, details)(scope, receive, send)
+            return
+        pending = list(messages)
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _BodyTooLargeError
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return messages, b"".join(chunks)
+
+    @staticmethod
+    def _declared_too_large(scope: Scope) -> JSONResponse | None:
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return None
+                return _too_large() if declared > MAX_BODY_BYTES else None
+        return None
+
+    @staticmethod
+    def _anonymous(scope: Scope) -> JSONResponse | None:
+        app = scope.get("app")
+        if not isinstance(app, FastAPI) or require_auth in app.dependency_overrides:
+            return None
+        path, method = scope.get("path", ""), scope.get("method", "")
+        if not any(
+            method in methods and regex.match(path) for regex, methods in _protected_operations(app)
+        ):
+            return None
+        settings = get_settings()
+        if settings.auth_mode == "jwt":
+            event = scope.get("aws.event") or {}
+            claims = (
+                event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
+            )
+            if claims:
+                return None
+            message = "no verified JWT claims: call through API Gateway"
+        else:
+            if any(name == b"authorization" for name, _ in scope.get("headers", [])):
+                return None
+            message = "missing bearer token (Authorization: Bearer <token>)"
+        return _error(401, AuthError.code, message)
+
+
+def _too_large() -> JSONResponse:
+    return _error(
+        413,
+        "payload_too_large",
+        f"the request body is over {MAX_BODY_BYTES} bytes ({MAX_BODY_BYTES // 1024} KB)",
+    )
+
+
 def create_app(title: str, description: str, model_files: Iterable[str] = ()) -> FastAPI:
     """A FastAPI app with the shared error handling (routes are added by the function).
 
@@ -197,6 +401,7 @@ def create_app(title: str, description: str, model_files: Iterable[str] = ()) ->
     serve_model_files(model_files)
     app = FastAPI(title=title, description=description, version="1.0", responses=ERROR_RESPONSES)
     install_error_handlers(app)
+    app.add_middleware(RequestGuard)
     return app
 
 

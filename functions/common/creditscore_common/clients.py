@@ -134,7 +134,10 @@ class ClientListQuery(BaseModel):
 
     limit: int = Field(20, ge=1, le=100, description="clients per page")
     cursor: int | None = Field(
-        None, ge=0, description="`next_cursor` of the previous page (omit for the first)"
+        None,
+        ge=0,
+        le=2**63 - 1,  # a client id is a signed 64-bit integer in every store
+        description="`next_cursor` of the previous page (omit for the first)",
     )
     q: str | None = Field(
         None,

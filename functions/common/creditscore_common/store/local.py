@@ -40,6 +40,8 @@ from creditscore_common.store.base import (
 from creditscore_common.version import read_metadata, version_files
 
 DATABASE_FILE = "store.sqlite"
+#: The largest integer SQLite stores (a signed 64-bit integer): no client id is above it.
+_MAX_ID = 2**63 - 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
     client_id INTEGER PRIMARY KEY,
@@ -194,9 +196,11 @@ class LocalStore(Store):
         Same rule as :func:`~creditscore_common.store.base.matches_search`: a word of digits
         is an id prefix, another word a case-insensitive part of a search field (LIKE).
         """
+        if cursor is not None and int(cursor) >= _MAX_ID:
+            return [], None  # no client id is beyond SQLite's largest integer
         columns = ", ".join(f"json_extract(application, '$.{f}')" for f in SUMMARY_FIELDS)
         where = ["client_id > ?"]
-        parameters: list[Any] = [-1 if cursor is None else int(cursor)]
+        parameters: list[Any] = [-1 if cursor is None else max(int(cursor), -1)]
         for term in search_terms(query):
             if is_id_prefix(term):
                 where.append("CAST(client_id AS TEXT) LIKE ? ESCAPE '\\'")
