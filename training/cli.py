@@ -97,15 +97,35 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
+    from creditscore_common.errors import StoreUnavailableError
     from creditscore_common.store import open_store, settings_for_store_url
-    from training.publish import publish
+    from training.publish import StoreWriteError, publish
 
     try:
         settings = settings_for_store_url(args.store)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from error
-    store = open_store(settings, create=settings.store_backend == "local")
-    summary = publish(args.model, args.data, store)
+    local = settings.store_backend == "local"
+    try:
+        store = open_store(settings, create=local)
+    except (OSError, StoreUnavailableError) as error:
+        if not local and isinstance(error, StoreUnavailableError):
+            raise  # a remote store that does not answer: exit 1, as for every command
+        # a local folder that cannot be created or written (read-only, under a file...)
+        reason = (
+            f"{error.strerror}: {error.filename}"
+            if isinstance(error, OSError) and error.strerror
+            else str(error)
+        )
+        print(f"error: cannot write to the store at {args.store}: {reason}", file=sys.stderr)  # noqa: T201
+        return EXIT_INVALID_INPUT
+    try:
+        summary = publish(args.model, args.data, store)
+    except StoreWriteError as error:
+        print(f"error: cannot write to the store at {args.store}: {error}", file=sys.stderr)  # noqa: T201
+        return EXIT_INVALID_INPUT
+    finally:
+        store.close()
     print(  # noqa: T201 - the command's answer goes to stdout
         f"model {summary.model_version}: "
         f"{'copied' if summary.model_copied else 'already in the store'}, "

@@ -150,10 +150,62 @@ def _examples(rows: npt.NDArray[np.int64], values: npt.NDArray[Any] | None = Non
     return ", ".join(parts) + more
 
 
+def first_invalid_utf8(path: Path) -> tuple[int, int] | None:
+    """``(byte, line)`` of the first byte that is not UTF-8 text, or None (streamed scan)."""
+    line = 1
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            data = carry + chunk
+            carry = b""
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                incomplete = error.reason == "unexpected end of data" and error.end == len(data)
+                if not (incomplete and chunk):  # a character cut by the chunk: read on
+                    return data[error.start], line + data.count(b"\n", 0, error.start)
+                carry = data[error.start :]
+                data = data[: error.start]
+            if not chunk:
+                return None
+            line += data.count(b"\n")
+
+
+def _not_utf8(path: Path) -> DataValidationError:
+    found = first_invalid_utf8(path)
+    where = f" (byte 0x{found[0]:02x} at line {found[1]})" if found else ""
+    return DataValidationError(path, [f"{path} is not UTF-8 text{where}: save it as UTF-8"])
+
+
 def read_header(path: Path) -> list[str]:
-    """The column names on the first line of a CSV file (empty list for an empty file)."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle), [])
+    """The column names on the first line of a CSV file (empty list for an empty file).
+
+    A UTF-8 byte-order mark is skipped; a file that is not UTF-8 raises DataValidationError.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return next(csv.reader(handle), [])
+    except UnicodeDecodeError as error:
+        raise _not_utf8(path) from error
+
+
+def _field_count_problems(path: Path, expected: int) -> list[str]:
+    """Rows whose number of fields differs from the header's (``expected``)."""
+    bad: list[str] = []
+    n_bad = 0
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if len(row) != expected and row:
+                n_bad += 1
+                if len(bad) < _MAX_EXAMPLES:
+                    bad.append(f"{reader.line_num} ({len(row)} fields)")
+    if not n_bad:
+        return []
+    more = f" and {n_bad - len(bad)} more" if n_bad > len(bad) else ""
+    return [f"expected {expected} fields on each line, found on lines {', '.join(bad)}{more}"]
 
 
 def _check_header(path: Path, header: list[str], expected: tuple[str, ...]) -> list[str]:
@@ -326,7 +378,9 @@ def load_applications(path: Path, with_target: bool) -> ApplicationTable:
     try:
         table = pacsv.read_csv(path, convert_options=options)
     except pa.ArrowInvalid as error:
-        problems = _type_problems(path, header, numeric)
+        if first_invalid_utf8(path) is not None:
+            raise _not_utf8(path) from error
+        problems = _field_count_problems(path, len(header)) or _type_problems(path, header, numeric)
         raise DataValidationError(path, problems or [f"unreadable CSV: {error}"]) from error
     if table.num_rows == 0:
         raise DataValidationError(path, ["the file has a header but no client rows"])

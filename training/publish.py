@@ -7,6 +7,7 @@ Order matters for readers: the version's files first, then the clients, and last
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,20 @@ from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
 
 log = logging.getLogger(__name__)
 CHUNK = 2_000
+
+
+class StoreWriteError(Exception):
+    """The store refused a write (permissions, read-only or full disk...); ``args[0]`` says why.
+
+    The ``active`` pointer is written last, so the active version is left unchanged.
+    """
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -51,8 +66,11 @@ def publish(
     model = ScoringModel.load(model_path)
     verify_version(model.folder)  # every file: refuses an altered version before anything moves
     new_clients = load_applications(data_dir / NEW_CLIENTS_FILE, with_target=False)
-    version, copied = store.put_model_version(model.folder)
-    written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))
-    activated = store.activate(version)
+    try:
+        version, copied = store.put_model_version(model.folder)
+        written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))
+        activated = store.activate(version)  # last: a failure before leaves it unchanged
+    except (OSError, sqlite3.Error) as error:
+        raise StoreWriteError(_reason(error)) from error
     log.info("published %s: %d clients (%d written)", version, new_clients.n_rows, written)
     return PublishSummary(version, copied, activated, new_clients.n_rows, written)
