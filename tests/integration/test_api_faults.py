@@ -6,25 +6,22 @@ local server app (the three functions together).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
+from test_client_api import AUTH, load_client_function
 
-from creditscore_common import reference_index
 from creditscore_common.api import MAX_BODY_BYTES, reset_caches
 from creditscore_common.store.local import LocalStore
-from serving.local_server import build_app, load_function
-from training.publish import publish
+from serving.local_server import build_app
 
 if TYPE_CHECKING:
-    from training.train import TrainingResult
+    pass
 
-TOKEN = "test-token-api-faults"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {"content-type": "application/json"}
 
 pytestmark = pytest.mark.xdist_group("trained_model")
@@ -32,26 +29,14 @@ pytestmark = pytest.mark.xdist_group("trained_model")
 
 @pytest.fixture(scope="module")
 def store_dir(
-    trained_model: TrainingResult, small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    publish_local: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    folder = tmp_path_factory.mktemp("faults_store")
-    store = LocalStore(folder, create=True)
-    publish(trained_model.version_dir, small_data_dir, store, progress=False)
-    store.close()
-    return folder
+    return publish_local(tmp_path_factory.mktemp("faults_store"))
 
 
 @pytest.fixture
 def client_function(monkeypatch: pytest.MonkeyPatch, store_dir: Path) -> Iterator[ModuleType]:
-    monkeypatch.setenv("STORE_BACKEND", "local")
-    monkeypatch.setenv("LOCAL_STORE_PATH", str(store_dir))
-    monkeypatch.setenv("API_TOKEN", TOKEN)
-    monkeypatch.setenv("AUTH_MODE", "token")
-    reset_caches()
-    reference_index.clear_cache()
-    module = load_function("client")
-    assert module is not None
-    yield module
+    yield load_client_function(monkeypatch, store_dir)
     reset_caches()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_bootstrap_band import noisy
 
 from training.evaluate import (
     NOBODY_REFUSED,
@@ -20,16 +21,6 @@ from training.evaluate import (
     threshold_rules,
 )
 from training.train import TrainingResult
-
-
-def noisy(n: int, seed: int, distinct: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Outcomes that follow the probabilities, with overlap; ``distinct`` makes ties."""
-    rng = np.random.default_rng(seed)
-    p = rng.beta(1.2, 9.0, size=n)
-    if distinct is not None:
-        p = np.round(p * distinct) / distinct
-    y = (rng.random(n) < p).astype(np.int8)
-    return y, p
 
 
 def brute_force(
