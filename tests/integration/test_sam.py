@@ -5,17 +5,15 @@ version) that sees only the function's folder and the layer: it must answer a sa
 without the training stack (pandas, scikit-learn, LightGBM, SciPy). The layer must hold
 x86_64 Linux binaries only, whatever machine built it.
 
-The SAM CLI must be present (CI really runs it): `<repo>/.venv-sam/bin/sam` (made by
-`make install`), else `sam` on PATH, else /tmp/samvenv/bin/sam.
+The SAM CLI must be present (CI really runs it): see tests/sam_support.py, which also holds
+the `sam build` this module shares with tests/e2e/test_sam_local.py.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import textwrap
@@ -25,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sam_support import REGION, built, find_python312, run_sam, sam_build
 
 from training.train import TrainingResult
 
@@ -33,8 +32,10 @@ pytestmark = pytest.mark.slow
 #: so that test joins the model's group (the build is then shared through a file lock).
 sam_group = pytest.mark.xdist_group("sam")
 
+#: Fixtures shared with tests/e2e/test_sam_local.py (imported: pytest finds them here).
+__all__ = ["built", "sam_build"]
+
 REPO = Path(__file__).resolve().parents[2]
-REGION = "eu-west-3"
 EM_X86_64 = 62
 #: Amazon Linux 2023 (the python3.12 runtime) ships glibc 2.34.
 MAX_GLIBC = (2, 34)
@@ -53,99 +54,6 @@ FORBIDDEN_MODULES = (
 )
 #: Lambda's limit on a function and its layers, unzipped.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
-
-
-def find_sam() -> str:
-    candidates = [
-        REPO / ".venv-sam" / "bin" / "sam",
-        shutil.which("sam"),
-        Path("/tmp/samvenv/bin/sam"),
-    ]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
-            return str(candidate)
-    pytest.fail(
-        "the SAM CLI was not found (.venv-sam/bin/sam, `sam` on PATH, /tmp/samvenv/bin/sam): "
-        "run `make install`, which creates .venv-sam from requirements-sam.txt"
-    )
-
-
-def find_python312() -> str:
-    """A working python3.12 (a pyenv shim may exist and still fail), as functions/Makefile."""
-    candidates = [shutil.which("python3.12")]
-    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    for candidate in candidates:
-        if not candidate:
-            continue
-        check = subprocess.run(
-            [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
-            capture_output=True,
-            check=False,
-        )
-        if check.returncode == 0:
-            return candidate
-    pytest.fail("no working python3.12 (PATH or ~/.pyenv/versions/3.12*): the Lambda runtime")
-
-
-def sam_env() -> dict[str, str]:
-    return {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-
-
-def run_sam(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [find_sam(), *args],
-        cwd=REPO,
-        env=sam_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder every xdist worker of this run shares (the parent of the workers' temps)."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@pytest.fixture(scope="session")
-def sam_build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`sam build` into a temporary folder, once per test run (workers wait on a lock).
-
-    Returns the build folder, the exit code and the output, for the tests to judge.
-    """
-    shared = shared_dir(tmp_path_factory)
-    build_dir, result_file = shared / "sam-build", shared / "sam-build.json"
-    with (shared / "sam-build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not result_file.is_file():
-            process = run_sam(
-                "build",
-                "--build-dir",
-                str(build_dir),
-                "--cache-dir",
-                str(shared / "sam-cache"),
-                "--region",
-                REGION,
-            )
-            result_file.write_text(
-                json.dumps(
-                    {"returncode": process.returncode, "output": process.stdout + process.stderr}
-                )
-            )
-    result: dict[str, Any] = json.loads(result_file.read_text())
-    result["build_dir"] = build_dir
-    return result
-
-
-@pytest.fixture(scope="session")
-def built(sam_build: dict[str, Any]) -> Path:
-    """The build folder of a successful build (the build's own test reports a failure)."""
-    if sam_build["returncode"] != 0:
-        pytest.fail(f"sam build failed:\n{sam_build['output'][-4000:]}")
-    build_dir: Path = sam_build["build_dir"]
-    return build_dir
 
 
 def layer_dir(built: Path) -> Path:
