@@ -77,15 +77,24 @@ def build_app() -> FastAPI:
     return app
 
 
+class ServeConfigError(ValueError):
+    """The server cannot start as asked (no token, no store folder): the message says why."""
+
+
 def serve(store_path: Path, host: str, port: int, traffic_log: Path | None = None) -> None:
-    """Run uvicorn on the local store until interrupted (traffic lines to ``traffic_log``)."""
+    """Run uvicorn on the local store until interrupted (traffic lines to ``traffic_log``).
+
+    A store folder whose database is missing, deleted or not writable does not stop the
+    server: it starts, answers 503 with the reason, and /health says degraded (it never
+    makes an empty database; ``creditscore publish`` does).
+    """
     import uvicorn
 
     read_env_file()
     if not os.environ.get("API_TOKEN"):
-        raise SystemExit("API_TOKEN is not set: export it or put API_TOKEN=... in .env")
+        raise ServeConfigError("API_TOKEN is not set: export it or put API_TOKEN=... in .env")
     if not store_path.is_dir():
-        raise SystemExit(f"no local store at {store_path}: run `creditscore publish` first")
+        raise ServeConfigError(f"no local store at {store_path}: run `creditscore publish` first")
     configure_local(store_path, traffic_log)
     if traffic_log is not None:
         log.info("served scores are logged to %s", traffic_log)

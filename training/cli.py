@@ -121,7 +121,10 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         return EXIT_INVALID_INPUT
     try:
         summary = publish(args.model, args.data, store)
-    except StoreWriteError as error:
+    except (StoreWriteError, StoreUnavailableError) as error:
+        if not local and isinstance(error, StoreUnavailableError):
+            raise  # a remote store that stopped answering: exit 1, as for every command
+        # local: a database deleted or made read-only, another publish running...
         print(f"error: cannot write to the store at {args.store}: {error}", file=sys.stderr)  # noqa: T201
         return EXIT_INVALID_INPUT
     finally:
@@ -136,11 +139,15 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from serving.local_server import serve
+    from serving.local_server import ServeConfigError, serve
 
-    if not args.store.startswith("local:"):
-        raise SystemExit("error: serve runs on a local store: --store local:PATH")
-    serve(Path(args.store.removeprefix("local:")), args.host, args.port, args.traffic_log)
+    try:
+        if not args.store.startswith("local:"):
+            raise ServeConfigError("serve runs on a local store: --store local:PATH")
+        serve(Path(args.store.removeprefix("local:")), args.host, args.port, args.traffic_log)
+    except ServeConfigError as error:
+        print(f"error: {error}", file=sys.stderr)  # noqa: T201 - user-facing CLI message
+        return EXIT_INVALID_INPUT
     return 0
 
 
@@ -157,13 +164,20 @@ def _cmd_drift(args: argparse.Namespace) -> int:
 
     store = None
     if args.publish:  # checked before the work, so that a typo does not waste a run
+        from creditscore_common.errors import StoreUnavailableError
         from creditscore_common.store import open_store, settings_for_store_url
 
         try:
             settings = settings_for_store_url(args.publish)
         except ValueError as error:
             raise SystemExit(f"error: {error}") from error
-        store = open_store(settings, create=settings.store_backend == "local")
+        try:  # only `creditscore publish` creates a local store (never an empty database)
+            store = open_store(settings)
+        except StoreUnavailableError as error:
+            if settings.store_backend != "local":
+                raise
+            print(f"error: cannot publish to {args.publish}: {error}", file=sys.stderr)  # noqa: T201
+            return EXIT_INVALID_INPUT
     config = DriftConfig(
         alpha=args.alpha, share_threshold=args.share_threshold, min_rows=args.min_rows
     )

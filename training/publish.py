@@ -1,7 +1,20 @@
 """`creditscore publish`: load a model version and the new clients into a store.
 
 Order matters for readers: the version's files first, then the clients, and last the
-``active`` pointer, switched in one atomic step. Running it twice changes nothing.
+``active`` pointer, switched in one atomic step. Running it twice changes nothing, and a
+rerun completes a publish that was interrupted (every step is idempotent).
+
+The whole publish runs inside :meth:`Store.publishing`: on the local store, a lock that
+keeps two publishes apart and a marker naming the version. A publish that dies (killed,
+full disk...) leaves the marker, and /health says "a publish of version X did not finish"
+until a rerun; the rerun first removes the staging folders and temporary files it left.
+
+Clients are written before the switch, so between the two (for good, if the publish dies
+there) the new clients are served by the previous version. That is deliberate: activation
+is the commit point of a publish (a publish that fails before it leaves the served model as
+it was), every answer and every recorded decision names the version it came from, and the
+unfinished publish shows in /health. Hiding new clients until activation would need a
+second clients table swapped at activation, in both backends, for a window of seconds.
 """
 
 from __future__ import annotations
@@ -67,9 +80,10 @@ def publish(
     verify_version(model.folder)  # every file: refuses an altered version before anything moves
     new_clients = load_applications(data_dir / NEW_CLIENTS_FILE, with_target=False)
     try:
-        version, copied = store.put_model_version(model.folder)
-        written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))
-        activated = store.activate(version)  # last: a failure before leaves it unchanged
+        with store.publishing(model.version):
+            version, copied = store.put_model_version(model.folder)
+            written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))
+            activated = store.activate(version)  # last: a failure before leaves it unchanged
     except (OSError, sqlite3.Error) as error:
         raise StoreWriteError(_reason(error)) from error
     log.info("published %s: %d clients (%d written)", version, new_clients.n_rows, written)

@@ -6,16 +6,26 @@ Routes only; the logic lives in the shared package (layer) ``creditscore_common`
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from mangum import Mangum
 
 from creditscore_common import service, traffic
-from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, warm_up
+from creditscore_common.api import (
+    AdvisorDep,
+    ModelsDep,
+    StoreDep,
+    create_app,
+    current_settings,
+    models_for,
+    warm_up,
+)
+from creditscore_common.errors import CreditScoreError
 from creditscore_common.logs import configure_logging
+from creditscore_common.provider import ModelProvider
 from creditscore_common.schemas import HealthResponse, ScoreRequest, ScoreResponse
-from creditscore_common.settings import get_settings
+from creditscore_common.settings import Settings, get_settings
 from creditscore_common.version import ONNX_FILE
 
 #: The files of a model version this function reads (each verified when read).
@@ -27,9 +37,21 @@ router = APIRouter(tags=["score"])
 ClientId = Path(ge=0, le=2**63 - 1, description="SK_ID_CURR of a new client")
 
 
+async def health_models(
+    settings: Annotated[Settings, Depends(current_settings)],
+) -> ModelProvider | CreditScoreError:
+    """The model provider, or why the store cannot be opened (/health reports it, not 503)."""
+    try:
+        return models_for(settings)
+    except CreditScoreError as error:
+        return error
+
+
 @router.get("/health", response_model=HealthResponse)
-async def health(models: ModelsDep) -> dict[str, Any]:
-    """Liveness and the active model version (no authentication)."""
+async def health(
+    models: Annotated[ModelProvider | CreditScoreError, Depends(health_models)],
+) -> dict[str, Any]:
+    """Liveness and the active model version, or why it is degraded (no authentication)."""
     return service.health(models)
 
 

@@ -216,6 +216,37 @@ def test_a_long_comment_is_kept_whole(client_function: ModuleType, client_ids: l
     assert listed == [posted.json()] and listed[0]["comment"] == comment
 
 
+def test_decisions_outlive_the_client_row_locally(
+    client_function: ModuleType, store_dir: Path, client_ids: list[int]
+) -> None:
+    """Issue 13 §2.10: deleting a client's row made its recorded decisions unreachable."""
+    api = TestClient(client_function.app)
+    client_id = client_ids[9]
+    posted = [
+        api.post(f"/clients/{client_id}/decisions", json={"decision": d}, headers=AUTH)
+        for d in ("accept", "refuse")
+    ]
+    assert [p.status_code for p in posted] == [201, 201]
+    database = sqlite3.connect(store_dir / DATABASE_FILE)
+    with database:
+        assert database.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount
+    database.close()
+    assert api.get(f"/clients/{client_id}", headers=AUTH).status_code == 404
+    listed = api.get(f"/clients/{client_id}/decisions", headers=AUTH)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {"client_id": client_id, "decisions": [p.json() for p in posted]}
+    # A new decision needs a score, hence the application: that one is 404.
+    assert (
+        api.post(f"/clients/{client_id}/decisions", json={"decision": "accept"}, headers=AUTH)
+    ).status_code == 404
+
+
+@pytest.mark.parametrize("client_id", [2**63 - 1, 2**63, 10**40])
+def test_decisions_of_an_impossible_id_are_404(client_function: ModuleType, client_id: int) -> None:
+    answer = TestClient(client_function.app).get(f"/clients/{client_id}/decisions", headers=AUTH)
+    assert answer.status_code == 404, answer.text
+
+
 # --------------------------------------------------------------------------- aws (moto)
 
 
@@ -267,6 +298,32 @@ def test_concurrent_posts_are_all_kept_on_dynamodb(
     assert listed.status_code == 200
     check_log(listed.json()["decisions"], posted, client_id)
     assert aws_store.list_decisions(client_ids[6]) == []
+
+
+def test_decisions_outlive_the_client_item_on_dynamodb(
+    client_function: ModuleType, aws_store: Store, client_ids: list[int]
+) -> None:
+    import boto3
+
+    models = ModelProvider(aws_store)
+    overrides: dict[Callable[..., Any], Callable[..., Any]] = {
+        get_store: lambda: aws_store,
+        get_models: lambda: models,
+    }
+    client_function.app.dependency_overrides.update(overrides)
+    api = TestClient(client_function.app)
+    client_id = client_ids[10]
+    posted = api.post(f"/clients/{client_id}/decisions", json={"decision": "refuse"}, headers=AUTH)
+    assert posted.status_code == 201, posted.text
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName="clients", Key={"client_id": {"N": str(client_id)}}
+    )
+    assert api.get(f"/clients/{client_id}", headers=AUTH).status_code == 404
+    listed = api.get(f"/clients/{client_id}/decisions", headers=AUTH)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["decisions"] == [posted.json()]
+    assert api.get(f"/clients/{client_ids[11]}/decisions", headers=AUTH).json()["decisions"] == []
+    assert api.get("/clients/1/decisions", headers=AUTH).status_code == 404
 
 
 def test_dynamodb_refuses_an_overwrite(aws_store: Store, client_ids: list[int]) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from creditscore_common import service
+from creditscore_common.errors import ClientNotFoundError
 from creditscore_common.schemas import DecisionRecord
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from creditscore_common.store import Store
 
 MAX_COMMENT_LENGTH = 1000
+#: The largest client id (publish reads ids as 64-bit integers; SQLite stores no larger one).
+MAX_CLIENT_ID = 2**63 - 1
 
 
 class DecisionRequest(BaseModel):
@@ -74,7 +77,15 @@ def record_decision(
 
 
 def client_decisions(store: Store, client_id: int) -> DecisionList:
-    """The client's decisions, oldest first (ClientNotFoundError for an unknown client)."""
-    store.get_client(client_id)
+    """The client's decisions, oldest first, whatever became of the client's row.
+
+    The audit log outlives the clients table: decisions recorded on a client whose row was
+    deleted (or rewritten under another id) are still answered. ClientNotFoundError only
+    for an id with no decision and no client row.
+    """
+    if not 0 <= client_id <= MAX_CLIENT_ID:  # no store holds it: not a question for the store
+        raise ClientNotFoundError(client_id)
     records = [DecisionRecord.model_validate(r) for r in store.list_decisions(client_id)]
+    if not records:
+        store.get_client(client_id)  # 404 for an id the store has never heard of
     return DecisionList(client_id=client_id, decisions=records)

@@ -40,7 +40,7 @@ from creditscore_common.labels import (
     is_missing,
 )
 from creditscore_common.model import Band, ScoringModel
-from creditscore_common.provider import ModelProvider, served_file
+from creditscore_common.provider import ModelProvider, check_served_file, served_file
 from creditscore_common.schemas import BorderlineInterval
 from creditscore_common.store import Store
 from creditscore_common.treeshap import LightGBMLibraryError, TreeShapBooster
@@ -210,6 +210,7 @@ _explainers_lock = threading.Lock()
 def explainer_for(model: ScoringModel) -> ModelExplainer:
     """The explainer of ``model``, built once per version and kept while it is active."""
     key = (model.version, str(model.metadata.get("sha256", {}).get(MODEL_FILE)))
+    check_served_file(model, MODEL_FILE)  # model.txt altered on disk since: refused (503)
     explainer = _explainers.get(key)
     if explainer is not None:
         return explainer

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from creditscore_common import wording
 from creditscore_common.labels import Lang, column_label, feature_labels, level_text, word
 from creditscore_common.model import ScoringModel
-from creditscore_common.provider import ModelProvider, served_file
+from creditscore_common.provider import ModelProvider, check_served_file, served_file
 from creditscore_common.version import IMPORTANCE_FILE
 
 
@@ -273,6 +273,7 @@ _importance: dict[tuple[str, str], dict[str, Any]] = {}
 
 def _importance_file(model: ScoringModel) -> dict[str, Any]:
     key = (model.version, str(model.metadata.get("sha256", {}).get(IMPORTANCE_FILE)))
+    check_served_file(model, IMPORTANCE_FILE)  # altered on disk since it was read: refused
     cached = _importance.get(key)
     if cached is None:
         cached = json.loads(served_file(model, IMPORTANCE_FILE))

@@ -25,6 +25,8 @@ from creditscore_common import profiles
 from creditscore_common.errors import ModelUnavailableError
 from creditscore_common.privacy import MIN_CLASS_SIZE, MIN_GROUP_SIZE, suppress_small
 from creditscore_common.profiles import FEATURES_BY_NAME, ReferenceProfiles
+from creditscore_common.provider import check_served_file
+from creditscore_common.version import PROFILES_FILE
 
 if TYPE_CHECKING:
     from creditscore_common.model import ScoringModel
@@ -299,6 +301,7 @@ _CACHE_SIZE = 2
 
 def reference_index(model: ScoringModel) -> ReferenceIndex:
     """The reference index of a model version, loaded and verified once per container."""
+    check_served_file(model, PROFILES_FILE)  # altered on disk since it was read: refused
     index = _cache.get(model.version)
     if index is not None:
         return index

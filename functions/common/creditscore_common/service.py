@@ -84,13 +84,26 @@ def serve_client(store: Store, models: ModelProvider, client_id: int) -> Score:
     return serve_application(models, store.get_client(client_id), client_id)
 
 
-def health(models: ModelProvider) -> dict[str, Any]:
-    """Liveness: ok with the model version, or degraded with the reason."""
+def health(models: ModelProvider | CreditScoreError) -> dict[str, Any]:
+    """Liveness: ok with the model version, or degraded with every reason found.
+
+    ``models``: the model provider, or the error that kept the store from opening. The
+    files of the served version found altered are reasons too, and so is the store's
+    :meth:`Store.health_problem` (a database deleted or not writable, a publish that did
+    not finish), so that /health never says ok while requests fail.
+    """
+    if isinstance(models, CreditScoreError):
+        return {"status": "degraded", "model_version": None, "detail": str(models)}
+    problems: list[str] = []
     try:
-        return {"status": "ok", "model_version": models.current().version, "detail": None}
+        version: str | None = models.current().version
     except CreditScoreError as error:
-        return {
-            "status": "degraded",
-            "model_version": models.loaded_version(),
-            "detail": str(error),
-        }
+        version = None
+        problems.append(str(error))
+    problems.extend(models.problems())  # files of the served version refused to their readers
+    store_problem = models.store.health_problem()
+    if store_problem is not None and store_problem not in problems:
+        problems.append(store_problem)
+    if problems:
+        return {"status": "degraded", "model_version": version, "detail": "; ".join(problems)}
+    return {"status": "ok", "model_version": version, "detail": None}

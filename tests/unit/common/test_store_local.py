@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,13 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.settings import Settings
 from creditscore_common.store import Store, open_store, settings_for_store_url
 from creditscore_common.store.base import ACTIVE_POINTER, DECISION_FIELDS, MODELS_PREFIX
-from creditscore_common.store.local import DATABASE_FILE, LocalStore
+from creditscore_common.store.local import (
+    DATABASE_FILE,
+    PUBLISH_LOCK,
+    PUBLISH_MARKER,
+    WAL_SUFFIXES,
+    LocalStore,
+)
 from creditscore_common.version import METADATA_FILE, ONNX_FILE
 from training.train import TrainingResult
 
@@ -220,7 +227,8 @@ def test_every_store_operation_is_abstract() -> None:
     operations = {
         name for name, member in vars(Store).items() if callable(member) and name[0] != "_"
     }
-    assert operations - Store.__abstractmethods__ == {"close"}
+    # Optional hooks with a harmless default (the aws backend has no local files to check).
+    assert operations - Store.__abstractmethods__ == {"close", "health_problem", "publishing"}
     methods = {name: lambda *_: None for name in operations - {"list_decisions"}}
     incomplete = type("Incomplete", (Store,), methods)
     with pytest.raises(TypeError, match="list_decisions"):
@@ -321,6 +329,123 @@ class TestLocalStore(StoreContract):
         with sqlite3.connect(store.root / DATABASE_FILE) as db:
             (count,) = db.execute("SELECT COUNT(*) FROM clients").fetchone()
         assert count == 1
+
+    # ------------------------------------------------------------ no empty database
+
+    def test_a_folder_without_its_database_is_unavailable(self, tmp_path: Path) -> None:
+        root = tmp_path / "store"
+        (root / MODELS_PREFIX).mkdir(parents=True)
+        with pytest.raises(StoreUnavailableError, match=f"{DATABASE_FILE} is missing"):
+            LocalStore(root)
+        assert sorted(p.name for p in root.iterdir()) == [MODELS_PREFIX], "nothing is made"
+
+    def test_an_empty_database_file_is_not_a_store(self, tmp_path: Path) -> None:
+        root = tmp_path / "store"
+        root.mkdir()
+        (root / DATABASE_FILE).touch()
+        with pytest.raises(StoreUnavailableError, match="no clients table"):
+            LocalStore(root)
+        assert (root / DATABASE_FILE).stat().st_size == 0, "no table may be made in it"
+
+    def test_create_refuses_a_log_without_its_database(self, tmp_path: Path) -> None:
+        root = tmp_path / "store"
+        root.mkdir()
+        (root / f"{DATABASE_FILE}{WAL_SUFFIXES[0]}").write_bytes(b"frames")
+        with pytest.raises(StoreUnavailableError, match=r"move .* aside"):
+            LocalStore(root, create=True)
+        assert not (root / DATABASE_FILE).exists()
+
+    def test_a_deleted_database_is_neither_read_nor_written(self, store: LocalStore) -> None:
+        store.put_clients([(1, {"AMT_CREDIT": 1.0})])
+        assert store.health_problem() is None
+        (store.root / DATABASE_FILE).unlink()
+        for operation in (
+            lambda: store.get_client(1),
+            lambda: store.put_clients([(2, {"AMT_CREDIT": 2.0})]),
+            lambda: store.add_decision(decision_record(1, "2026-01-01T00:00:00.000000Z#a")),
+            lambda: store.list_decisions(1),
+            store.count_clients,
+        ):
+            with pytest.raises(StoreUnavailableError, match=f"{DATABASE_FILE} was deleted"):
+                operation()
+        assert f"{DATABASE_FILE} was deleted" in (store.health_problem() or "")
+
+    def test_a_deleted_log_is_not_written_either(self, store: LocalStore) -> None:
+        store.put_clients([(1, {"AMT_CREDIT": 1.0})])
+        wal = store.root / f"{DATABASE_FILE}{WAL_SUFFIXES[0]}"
+        wal.unlink()  # the last commits live there until a checkpoint
+        with pytest.raises(StoreUnavailableError, match=f"{wal.name} was deleted"):
+            store.put_clients([(2, {"AMT_CREDIT": 2.0})])
+
+    @pytest.mark.parametrize("suffix", ["", *WAL_SUFFIXES])
+    def test_a_file_it_cannot_write_is_refused_before_sqlite_touches_it(
+        self, store: LocalStore, monkeypatch: pytest.MonkeyPatch, suffix: str
+    ) -> None:
+        """As after ``chattr +i`` (tests/integration/test_store_faults.py does it for real)."""
+        store.put_clients([(1, {"AMT_CREDIT": 1.0})])
+        name = DATABASE_FILE + suffix
+        real_access = os.access
+
+        def access(path: Any, mode: int) -> bool:
+            return not (Path(path).name == name and mode == os.W_OK) and real_access(path, mode)
+
+        monkeypatch.setattr(os, "access", access)
+        with pytest.raises(StoreUnavailableError, match=f"{name} cannot be written"):
+            store.put_clients([(2, {"AMT_CREDIT": 2.0})])
+        if suffix == "-shm":  # mapped, and written by reads too: SIGBUS if it were touched
+            with pytest.raises(StoreUnavailableError, match=f"{name} cannot be written"):
+                store.get_client(1)
+        else:
+            assert store.get_client(1) == {"AMT_CREDIT": 1.0}
+        assert f"{name} cannot be written" in (store.health_problem() or "")
+        monkeypatch.undo()
+        assert store.put_clients([(2, {"AMT_CREDIT": 2.0})]) == 1
+        assert store.health_problem() is None
+
+    def test_decisions_beyond_sqlite_integers_are_none(self, store: LocalStore) -> None:
+        assert store.list_decisions(2**63) == []
+
+    # ------------------------------------------------------------ publish marker
+
+    def test_publishing_marks_the_store_while_it_runs(self, store: LocalStore) -> None:
+        with store.publishing("v2"):
+            assert (store.models_dir / PUBLISH_MARKER).read_text() == "v2\n"
+            assert store.health_problem() is None, "a running publish is not a fault"
+            with (
+                pytest.raises(StoreUnavailableError, match=r"another publish \(version v2\)"),
+                store.publishing("v3"),
+            ):
+                pass
+        assert not (store.models_dir / PUBLISH_MARKER).exists()
+        assert store.health_problem() is None
+
+    def test_a_failed_publish_leaves_its_marker(self, store: LocalStore) -> None:
+        with pytest.raises(RuntimeError), store.publishing("v2"):
+            raise RuntimeError("disk full")
+        assert (store.models_dir / PUBLISH_MARKER).read_text() == "v2\n"
+        assert store.health_problem() == (
+            "a publish of version v2 did not finish (the active version is still None): "
+            "rerun `creditscore publish`"
+        )
+
+    def test_the_next_publish_removes_what_a_dead_one_left(
+        self, store: LocalStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        staging = store.models_dir / ".v2-abc_1234"
+        staging.mkdir()
+        (staging / "model.txt").write_text("tr")  # truncated by the kill
+        pointer = store.models_dir / ".active-x1y2z3w4"
+        pointer.write_text("v")
+        keep = store.models_dir / "v1"
+        keep.mkdir()
+        assert staging.name in (store.health_problem() or "")
+        caplog.set_level("WARNING")
+        with store.publishing("v2"):
+            assert not staging.exists() and not pointer.exists() and keep.is_dir()
+        assert f"removed {staging.name}" in caplog.text
+        assert f"removed {pointer.name}" in caplog.text
+        assert sorted(p.name for p in store.models_dir.iterdir()) == [PUBLISH_LOCK, "v1"]
+        assert store.health_problem() is None
 
     def test_open_store_from_settings(self, tmp_path: Path) -> None:
         settings = settings_for_store_url(f"local:{tmp_path / 'made'}", Settings())

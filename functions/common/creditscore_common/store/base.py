@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,25 @@ class Store(ABC):
     @abstractmethod
     def get_drift_summary(self) -> dict[str, Any] | None:
         """The latest published drift summary, or None if none was published."""
+
+    # ---------------------------------------------------------------- health, publish
+
+    def health_problem(self) -> str | None:
+        """Why the store cannot serve as it should, found cheaply (None: nothing known).
+
+        For /health: a backend that can tell (the local one: a database deleted, replaced
+        or not writable, a publish that did not finish) overrides it.
+        """
+        return None
+
+    @contextmanager
+    def publishing(self, version: str) -> Iterator[None]:
+        """Mark a publish of ``version`` under way for the duration of the block.
+
+        A backend that can make a half-done publish visible (the local one: a marker and a
+        lock) overrides it; by default nothing is marked.
+        """
+        yield
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections (optional)."""

@@ -4,19 +4,43 @@ Layout::
 
     PATH/models/<version>/...     the files of each model version
     PATH/models/active            the active version's name (replaced atomically)
-    PATH/store.sqlite             clients and decisions
+    PATH/models/.publishing       the version a publish is writing (removed when it is done)
+    PATH/models/.publish.lock     held (flock) by the publish that is running
+    PATH/store.sqlite             clients and decisions (WAL: -wal and -shm beside it)
     PATH/monitoring/drift_summary.json   the latest drift summary (replaced atomically)
+
+Only ``create=True`` (``creditscore publish``) makes a database: a server (re)started on a
+folder whose database is gone answers 503 instead of serving an empty store where every
+client is unknown.
+
+The database is opened once. Before every statement the store checks that the files it
+opened are still the ones at their paths, and that it may write them:
+
+* a database deleted or replaced under the process would swallow every later decision (the
+  process writes into the unlinked file, and a restart finds nothing): refused with 503;
+* WAL keeps its index in ``store.sqlite-shm``, which SQLite maps into memory and writes on
+  reads too. A write through that mapping to a file made immutable (``chattr +i``) or on a
+  filesystem that refuses it is not an error code but SIGBUS, which kills the process. The
+  check (``access(W_OK)``, which sees immutable files, even for root) turns that into 503.
+  WAL is kept all the same: a publish writing thousands of clients never blocks the
+  server's readers, and a rollback journal would not spare the check (a refused write there
+  leaves a hot journal that fails every later read with "disk I/O error"). What is left is
+  a window of microseconds between the check and the statement.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +63,20 @@ from creditscore_common.store.base import (
 )
 from creditscore_common.version import read_metadata, version_files
 
+log = logging.getLogger(__name__)
+
 DATABASE_FILE = "store.sqlite"
+#: The files SQLite keeps beside the database in WAL mode (log, and its shared-memory index).
+WAL_SUFFIXES = ("-wal", "-shm")
+#: In ``models/``: the version a publish is writing; left behind, the publish did not finish.
+PUBLISH_MARKER = ".publishing"
+#: In ``models/``: locked (flock) for as long as a publish runs, released by the kernel when
+#: the process dies, so that a marker without a lock is a publish that did not finish.
+PUBLISH_LOCK = ".publish.lock"
+#: The folder a version is copied to before its rename (``tempfile.mkdtemp`` names).
+_STAGING = re.compile(r"^\.(?P<version>.+)-[a-z0-9_]{8}$")
+#: Files written aside then renamed, left behind if a process dies in between.
+_TEMPORARY_PREFIXES = (f".{ACTIVE_POINTER}-", f"{PUBLISH_MARKER}-")
 #: The largest integer SQLite stores (a signed 64-bit integer): no client id is above it.
 _MAX_ID = 2**63 - 1
 _SCHEMA = """
@@ -75,29 +112,267 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of a file: a file deleted, or replaced by another, has a new one."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
+def _write_aside(target: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``target``, then rename it over (atomic)."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name.lstrip('.')}-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 class LocalStore(Store):
     """Folder + SQLite backend; safe to share between the threads of one process."""
 
     def __init__(self, root: Path, create: bool = False) -> None:
+        """Open the store at ``root``; only ``create`` (publish) makes the folder or database.
+
+        StoreUnavailableError if the folder or its database is missing (without ``create``),
+        is not a store's database, or cannot be written.
+        """
         self.root = Path(root)
+        database = self.root / DATABASE_FILE
         if create:
             (self.root / MODELS_PREFIX).mkdir(parents=True, exist_ok=True)
+            self._refuse_orphan_journal()
         elif not self.root.is_dir():
             raise StoreUnavailableError(f"local store {self.root} does not exist")
+        elif not database.is_file():
+            raise StoreUnavailableError(
+                f"local store {self.root}: its database {DATABASE_FILE} is missing; restore it "
+                "from a backup, or run `creditscore publish` to make a new one (the decisions "
+                "recorded in the lost file are not in a new one)"
+            )
         self._lock = threading.Lock()
+        #: (device, inode) of the database files this process opened, by file name.
+        self._opened: dict[str, tuple[int, int]] = {}
+        if database.exists():
+            self._check_writable(self._database_files())
+        elif self._has_versions():
+            log.warning("%s: no %s, a new empty database is made", self.root, DATABASE_FILE)
+        mode = "rwc" if create else "rw"  # rw: never make an empty database behind a server
         try:
             self._db = sqlite3.connect(
-                self.root / DATABASE_FILE, check_same_thread=False, isolation_level=None
+                f"{database.resolve().as_uri()}?mode={mode}",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"local store {self.root}: {error}") from error
+        try:
+            # Checked before anything is written (journal_mode writes an empty file's header).
+            if (
+                not create
+                and not self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clients'"
+                ).fetchone()
+            ):
+                raise StoreUnavailableError(
+                    f"local store {self.root}: {DATABASE_FILE} has no clients table (an empty "
+                    "or foreign file): restore the store's database, or run `creditscore "
+                    "publish`"
+                )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            if create:
+                self._db.executescript(_SCHEMA)
+            for path in self._database_files():
+                with suppress(FileNotFoundError):
+                    self._opened[path.name] = _identity(path)
+        except BaseException as error:
+            self._db.close()
+            if isinstance(error, sqlite3.Error):
+                raise StoreUnavailableError(f"local store {self.root}: {error}") from error
+            raise
 
     @property
     def models_dir(self) -> Path:
         """Folder of the model versions."""
         return self.root / MODELS_PREFIX
+
+    # ---------------------------------------------------------------- database files
+
+    def _database_files(self) -> list[Path]:
+        database = self.root / DATABASE_FILE
+        return [database, *(database.with_name(DATABASE_FILE + s) for s in WAL_SUFFIXES)]
+
+    def _has_versions(self) -> bool:
+        return (self.models_dir / ACTIVE_POINTER).exists()
+
+    def _refuse_orphan_journal(self) -> None:
+        """Refuse to make a database beside the log of a deleted one (it would be replayed)."""
+        database = self.root / DATABASE_FILE
+        orphans = [p.name for p in self._database_files()[1:] if p.exists()]
+        if orphans and not database.exists():
+            raise StoreUnavailableError(
+                f"local store {self.root}: {DATABASE_FILE} is missing but {', '.join(orphans)} "
+                "is there (the last decisions of the deleted database may be in it, and a "
+                "server may still have it open): stop the servers on this store and restore "
+                f"{DATABASE_FILE}, or move {', '.join(orphans)} aside, before publishing"
+            )
+
+    @staticmethod
+    def _check_writable(paths: Iterable[Path]) -> None:
+        for path in paths:
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreUnavailableError(
+                    f"the store file {path.name} cannot be written (read-only or immutable, "
+                    "e.g. chattr +i): nothing was read or written; restore write access "
+                    "(chattr -i, chmod u+w) to the store's files"
+                )
+
+    def _check_files(self, write: bool) -> None:
+        """Refuse a database deleted or replaced under this process, or one it cannot write.
+
+        Reads are checked too: SQLite writes the -shm index on reads (see the module doc).
+        """
+        files = self._database_files()
+        for path in files:
+            opened = self._opened.get(path.name)
+            try:
+                now = _identity(path)
+            except FileNotFoundError:
+                if opened is None:
+                    continue
+                raise StoreUnavailableError(
+                    f"the store file {path.name} was deleted while the store was open: nothing "
+                    "is read or written (a decision written now would be lost with the deleted "
+                    f"file); restore {DATABASE_FILE} from a backup or republish, then restart "
+                    "the server"
+                ) from None
+            except OSError as error:
+                raise StoreUnavailableError(f"cannot check {path.name}: {error}") from error
+            if opened is None:  # made by SQLite after the store was opened
+                self._opened[path.name] = now
+            elif now != opened:
+                raise StoreUnavailableError(
+                    f"the store file {path.name} was replaced while the store was open: "
+                    "nothing is read or written in the old one; restart the server to use it"
+                )
+        self._check_writable(files if write else files[2:])
+
+    @contextmanager
+    def _database(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, after :meth:`_check_files`; errors become 503."""
+        with self._lock:
+            self._check_files(write)
+            try:
+                yield self._db
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as error:
+                raise StoreUnavailableError(f"local store: {error}") from error
+
+    # ---------------------------------------------------------------- health, publish
+
+    def health_problem(self) -> str | None:
+        """Why this store cannot serve as it should now, or None (see the module doc).
+
+        A database deleted, replaced or not writable; a publish that did not finish (its
+        marker is there and no publish holds the lock); or a staging folder an interrupted
+        publish left (stores published before the marker existed).
+        """
+        try:
+            with self._lock:
+                self._check_files(write=True)
+        except StoreUnavailableError as error:
+            return str(error)
+        return self._unfinished_publish()
+
+    def _publish_marker(self) -> str | None:
+        try:
+            return (self.models_dir / PUBLISH_MARKER).read_text().strip() or "?"
+        except FileNotFoundError:
+            return None
+
+    def _unfinished_publish(self) -> str | None:
+        try:
+            lock = os.open(self.models_dir / PUBLISH_LOCK, os.O_RDONLY)
+        except FileNotFoundError:
+            lock = None
+        except OSError as error:
+            return f"cannot read {PUBLISH_LOCK}: {error}"
+        try:
+            if lock is not None:
+                try:  # shared: a publish (exclusive) cannot start while this looks
+                    fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return None  # a publish is running: its half-done state is expected
+            version = self._publish_marker()
+            if version is not None:
+                return (
+                    f"a publish of version {version} did not finish (the active version is "
+                    f"still {self.active_version()}): rerun `creditscore publish`"
+                )
+            left = self._leftovers()
+            if left:
+                return (
+                    f"an interrupted publish left {', '.join(p.name for p in left)} in "
+                    f"{MODELS_PREFIX}/: rerun `creditscore publish` (it removes them)"
+                )
+            return None
+        finally:
+            if lock is not None:
+                os.close(lock)
+
+    def _leftovers(self) -> list[Path]:
+        """Staging folders and temporary files of a publish that died (no lock held)."""
+        try:
+            entries = sorted(self.models_dir.iterdir())
+        except FileNotFoundError:
+            return []
+        return [
+            entry
+            for entry in entries
+            if (entry.is_dir() and _STAGING.match(entry.name))
+            or (entry.is_file() and entry.name.startswith(_TEMPORARY_PREFIXES))
+        ]
+
+    @contextmanager
+    def publishing(self, version: str) -> Iterator[None]:
+        """Hold the publish lock and the marker of ``version`` while a publish writes.
+
+        Refused (StoreUnavailableError) while another publish runs. The staging folders and
+        temporary files of a publish that died are removed first (and logged). The marker is
+        removed when the body ends normally; after an error or a kill it stays, and /health
+        says the publish did not finish until a rerun completes it.
+        """
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.models_dir / PUBLISH_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreUnavailableError(
+                    f"another publish (version {self._publish_marker()}) is running on this "
+                    "store: wait for it to finish"
+                ) from None
+            unfinished = self._publish_marker()
+            if unfinished is not None:
+                log.warning(
+                    "a publish of version %s did not finish; publishing %s now", unfinished, version
+                )
+            for leftover in self._leftovers():
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+                log.warning("removed %s, left in %s by an interrupted publish", leftover.name,
+                            self.models_dir)  # fmt: skip
+            _write_aside(self.models_dir / PUBLISH_MARKER, version + "\n")
+            yield
+            (self.models_dir / PUBLISH_MARKER).unlink()
+        finally:
+            os.close(lock)  # releases the lock
 
     # ---------------------------------------------------------------- model versions
 
@@ -140,10 +415,7 @@ class LocalStore(Store):
             raise ValueError(f"model version {version} is not in the store")
         if self.active_version() == version:
             return False
-        handle, temporary = tempfile.mkstemp(prefix=".active-", dir=self.models_dir)
-        with os.fdopen(handle, "w") as pointer:
-            pointer.write(version + "\n")
-        os.replace(temporary, self.models_dir / ACTIVE_POINTER)
+        _write_aside(self.models_dir / ACTIVE_POINTER, version + "\n")
         return True
 
     # ---------------------------------------------------------------- clients
@@ -151,14 +423,12 @@ class LocalStore(Store):
     def get_client(self, client_id: int) -> Application:
         """The raw application of a new client."""
         try:
-            with self._lock:
-                row = self._db.execute(
+            with self._database(write=False) as db:
+                row = db.execute(
                     "SELECT application FROM clients WHERE client_id = ?", (client_id,)
                 ).fetchone()
         except OverflowError as error:  # beyond SQLite's 64-bit integers: no such client
             raise ClientNotFoundError(client_id) from error
-        except sqlite3.Error as error:
-            raise StoreUnavailableError(f"local store: {error}") from error
         if row is None:
             raise ClientNotFoundError(client_id)
         return decode_application(row[0])
@@ -166,26 +436,27 @@ class LocalStore(Store):
     def put_clients(self, clients: Iterable[tuple[int, Application]]) -> int:
         """Upsert clients in one transaction; rows whose JSON is unchanged are not touched."""
         rows = [(int(cid), encode_application(app)) for cid, app in clients]
-        with self._lock:
-            before = self._db.total_changes
-            self._db.execute("BEGIN")
+        with self._database(write=True) as db:
+            before = db.total_changes
+            db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
+                db.executemany(
                     "INSERT INTO clients (client_id, application) VALUES (?, ?) "
                     "ON CONFLICT(client_id) DO UPDATE SET application = excluded.application "
                     "WHERE clients.application IS NOT excluded.application",
                     rows,
                 )
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            return self._db.total_changes - before
+            return db.total_changes - before
 
     def count_clients(self) -> int:
         """Number of new clients."""
-        with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM clients").fetchone()
+        with self._database(write=False) as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM clients").fetchone()
         return int(count)
 
     def list_clients(
@@ -216,11 +487,8 @@ class LocalStore(Store):
             "ORDER BY client_id LIMIT ?"
         )
         parameters.append(int(limit) + 1)  # one more tells whether a next page exists
-        try:
-            with self._lock:
-                rows = self._db.execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            raise StoreUnavailableError(f"local store: {error}") from error
+        with self._database(write=False) as db:
+            rows = db.execute(sql, parameters).fetchall()
         page = [
             (
                 int(row[0]),
@@ -237,50 +505,44 @@ class LocalStore(Store):
         """Create the decisions table on first use (stores made before it existed)."""
         if getattr(self, "_has_decisions", False):
             return
-        with self._lock:
-            self._db.executescript(_DECISIONS_SCHEMA)
+        with self._database(write=False) as db:  # a no-op once the table exists
+            db.executescript(_DECISIONS_SCHEMA)
         self._has_decisions = True
 
     def add_decision(self, record: Mapping[str, Any]) -> None:
         """INSERT one decision (never UPDATE or DELETE); a duplicate key is refused."""
         values = [record[f] for f in DECISION_FIELDS]
+        self._decisions_ready()
         try:
-            self._decisions_ready()
-            with self._lock:
-                self._db.execute(
+            with self._database(write=True) as db:
+                db.execute(
                     f"INSERT INTO decisions ({', '.join(DECISION_FIELDS)}) "
                     f"VALUES ({', '.join('?' * len(DECISION_FIELDS))})",
                     values,
                 )
         except sqlite3.IntegrityError as error:
             raise StoreUnavailableError(f"decision not recorded: {error}") from error
-        except sqlite3.Error as error:
-            raise StoreUnavailableError(f"local store: {error}") from error
 
     def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
-        """Decisions on a client in the order they were made."""
-        try:
-            self._decisions_ready()
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions WHERE client_id = ? "
-                    "ORDER BY decided_at, id",
-                    (int(client_id),),
-                ).fetchall()
-        except sqlite3.Error as error:
-            raise StoreUnavailableError(f"local store: {error}") from error
+        """Decisions on a client in the order they were made (none beyond SQLite's ids)."""
+        if not -_MAX_ID - 1 <= int(client_id) <= _MAX_ID:
+            return []
+        self._decisions_ready()
+        with self._database(write=False) as db:
+            rows = db.execute(
+                f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions WHERE client_id = ? "
+                "ORDER BY decided_at, id",
+                (int(client_id),),
+            ).fetchall()
         return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
 
     def all_decisions(self) -> list[dict[str, Any]]:
         """Every decision of every client, in the order they were made."""
-        try:
-            self._decisions_ready()
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions ORDER BY decided_at, id"
-                ).fetchall()
-        except sqlite3.Error as error:
-            raise StoreUnavailableError(f"local store: {error}") from error
+        self._decisions_ready()
+        with self._database(write=False) as db:
+            rows = db.execute(
+                f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions ORDER BY decided_at, id"
+            ).fetchall()
         return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
 
     # ---------------------------------------------------------------- monitoring
