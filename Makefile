@@ -35,21 +35,28 @@ SEED ?= 42
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install build demo env serve dashboard browser drift eda report test lint typecheck format data train train-full predict bench mlflow-ui lock clean
+.PHONY: help install build demo env serve dashboard browser drift eda report test lint typecheck format data train train-full predict bench mlflow-ui lock clean local-image sam-local smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml requirements-dev.txt
+# Every package comes from the hashed lock (make lock writes it from pyproject.toml's pins),
+# then the project itself without dependencies; a lock out of step with pyproject.toml is
+# refused before anything is installed (make lock, then commit the locks).
+$(STAMP): pyproject.toml requirements-dev.txt requirements/pip.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"' 
+	@$(PYTHON) requirements/lock.py --check
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/pip.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 $(SAM_STAMP): requirements-sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@# --no-deps: the lock is complete, and pip refuses, in hash-checking mode, a dependency
+	@# asked with extras (aws-sam-cli's boto3-stubs[...]) even though the lock pins it.
+	$(SAM_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-sam.txt
 	touch $(SAM_STAMP)
 
 install: $(STAMP) $(SAM_STAMP)  ## create .venv (+ .venv-sam for the SAM CLI) and install everything (pinned)
@@ -57,6 +64,15 @@ install: $(STAMP) $(SAM_STAMP)  ## create .venv (+ .venv-sam for the SAM CLI) an
 build: $(SAM_STAMP)  ## sam validate --lint + sam build (no Docker needed)
 	$(SAM) validate --lint --region $(REGION)
 	$(SAM) build --region $(REGION)
+
+local-image:  ## Docker engine + the python3.12 Lambda base image for sam local, built offline (root/sudo)
+	local-image/build.sh
+
+# SAM_LOCAL_ARGS: more `sam local start-api` options (--port 3001, --debug); settings in
+# samconfig.toml [local.*] and events/env/sam-local.json; the store is mounted into the functions.
+sam-local: install local-image env  ## sam local start-api on 127.0.0.1:3000 on the local store (after make demo)
+	@$(READ_TOKEN); SAM=$(SAM) local-image/sam-local.sh --build $(BUILD)/sam-local/app $(STORE) \
+		start-api $(SAM_LOCAL_ARGS)
 
 demo: install  ## generate data, train, publish, then start the API (:8000) and the dashboard (:8501)
 	$(BIN)/creditscore generate --out $(DATA) --n-train $(DEMO_N_TRAIN) --n-new $(DEMO_N_NEW) --seed $(SEED)
@@ -143,14 +159,70 @@ bench: install build  ## speed, size and quality benchmarks (figures in the READ
 	$(BIN)/python -m benchmarks.threshold_rules --out $(BUILD)/bench-thresholds
 	$(BIN)/python -m benchmarks.lambda_functions --model $(BUILD)/bench/artifacts/latest \
 		--data $(BUILD)/bench/data-307511-48744-0 --out $(BUILD)/bench
+	@$(MAKE) --no-print-directory local-image
+	$(BIN)/python -m benchmarks.sam_local --app .aws-sam/build --store $(BUILD)/bench/lambda-store --out $(BUILD)/bench
+
+# API_URL: the API to check (a stage's ApiUrl output, or the local server); the token is
+# API_TOKEN (.env for the local server) or the Cognito smoke-test user's SMOKE_* variables.
+SMOKE_MAX_P99_MS ?= 2000
+smoke: install  ## after a deployment: /health, scores (p99 bound) and one explanation (API_URL=...)
+	@$(READ_TOKEN); [ -n "$$API_TOKEN" ] || unset API_TOKEN; \
+	$(BIN)/python -m ops.smoke --api-url $(API_URL) --max-p99-ms $(SMOKE_MAX_P99_MS) \
+		--out $(BUILD)/smoke/summary.json
 
 mlflow-ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
 
-lock:  ## rewrite requirements-dev.txt from the current .venv
-	{ echo "# Locked development environment: make lock regenerates it from .venv."; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^creditscore'; \
-	  echo "-e .[training,dev,server,score,explain,client,frontend]"; } > requirements-dev.txt
+lock:  ## write every hashed lock again from the pins of pyproject.toml (UPGRADE=1: newest transitive pins)
+	@$(MAKE) --no-print-directory $(UV_STAMP)
+	$(PYTHON) requirements/lock.py --uv $(CURDIR)/$(UV_VENV)/bin/uv $(if $(UPGRADE),--upgrade)
 
 clean:
 	rm -rf $(BUILD) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# ---------------------------------------------------------------- supply chain
+# make lock runs uv from its own small venv: it must work while .venv is out of step.
+UV_VENV := .venv-uv
+UV_STAMP := $(UV_VENV)/.installed
+# The locks that hold packages (requirements/lock.py knows them all).
+LOCKS = $(shell $(PYTHON) requirements/lock.py --list)
+SBOM_DIR ?= $(BUILD)/sbom
+.PHONY: audit sbom secrets-scan
+
+$(UV_STAMP): requirements/uv.txt
+	test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/uv.txt
+	touch $(UV_STAMP)
+
+# pip-audit reads the pins and hashes of the locks as they are (--disable-pip: no resolution)
+# and asks PyPI's advisory database. Unreachable (offline), it says so and, outside CI, stops
+# there without failing; in CI (CI=true) that is a failure, as is any known vulnerability.
+audit: $(STAMP)  ## known vulnerabilities of every locked package (pip-audit on the locks; needs PyPI)
+	@# pip-audit asks PyPI's JSON API for each pinned version (/pypi/<name>/<version>/json);
+	@# a mirror or proxy that lacks that API makes every package "not found": say so.
+	@# One lock at a time: the SAM CLI's venv pins other versions than the project's.
+	@# --strict: a package that could not be audited fails the audit too.
+	@if ! $(BIN)/python -c 'import urllib.request; urllib.request.urlopen("https://pypi.org/pypi/pip/25.3/json", timeout=15)' 2>/dev/null; then \
+		echo "make audit: PyPI's vulnerability data (its JSON API) is unreachable from here: NO AUDIT WAS DONE" >&2; \
+		[ -z "$$CI" ] || exit 1; exit 0; fi; \
+	status=0; for lock in $(LOCKS); do echo "make audit: $$lock"; \
+		$(BIN)/pip-audit --progress-spinner off --strict --disable-pip --require-hashes -r "$$lock" \
+			|| status=1; \
+	done; exit $$status
+
+sbom: $(STAMP)  ## CycloneDX SBOM of every lock (build/sbom/*.cdx.json)
+	mkdir -p $(SBOM_DIR)
+	@for lock in $(LOCKS); do \
+		name=$$(echo "$${lock%.txt}" | tr '/' '-'); \
+		$(BIN)/cyclonedx-py requirements --of JSON --output-reproducible \
+			-o "$(SBOM_DIR)/$$name.cdx.json" "$$lock" || exit 1; \
+		echo "make sbom: $(SBOM_DIR)/$$name.cdx.json ($$lock)"; done
+
+# detect-secrets on every tracked file. Its allowlist is the filters of .secrets.baseline (no
+# finding is recorded there, so no line numbers go stale): the sample events' dummy JWT
+# ({"kid":"example"}.{"sub":"example"}), moto's "testing" credentials, sha256/sha512 digests
+# of files, `GenerateSecret: false` and the "Secretaries" occupation label; anything else it
+# finds fails the scan. A new false positive: `# pragma: allowlist secret` on its line.
+secrets-scan: $(STAMP)  ## look for secrets in every tracked file (detect-secrets, .secrets.baseline)
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
+	@echo "make secrets-scan: no secret found outside the allowlist of .secrets.baseline"

@@ -7,6 +7,7 @@ Also its hosting requirements (pinned, the same as pyproject's `frontend` extra)
 from __future__ import annotations
 
 import ast
+import re
 import string
 import subprocess
 import sys
@@ -82,15 +83,15 @@ def test_frontend_ships_code_only() -> None:
 
 
 def test_hosting_requirements_match_the_pinned_extra() -> None:
+    """The host installs the hashed lock (make lock): each pin of the extra is in it."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    extra = set(pyproject["project"]["optional-dependencies"]["frontend"])
-    lines = {
-        line.strip()
-        for line in (FRONTEND / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
-    assert lines == extra
-    assert all("==" in line for line in lines), "every hosting requirement is pinned"
+    extra = pyproject["project"]["optional-dependencies"]["frontend"]
+    assert extra
+    text = (FRONTEND / "requirements.txt").read_text()
+    for pin in extra:
+        assert "==" in pin, f"{pin}: every hosting requirement is pinned"
+        assert re.search(rf"^{re.escape(pin)} \\$", text, re.MULTILINE), f"{pin} not in the lock"
+    assert "--hash=sha256:" in text
 
 
 def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> None:
@@ -111,8 +112,8 @@ def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> Non
     [
         (0.0942, "fr", "9,4\u00a0%"),
         (0.0942, "en", "9.4%"),
-        (1234567.4, "fr", "1\u202f234\u202f567"),
-        (1234567.4, "en", "1,234,567"),
+        (1234567.4, "fr", "1\u202f234\u202f567\u00a0€"),  # narrow no-break thousands
+        (1234567.4, "en", "€1,234,567"),
     ],
 )
 def test_numbers_follow_the_language(value: float, lang: str, expected: str) -> None:
@@ -245,7 +246,7 @@ def test_colour_is_never_the_only_carrier() -> None:
     }
     fig, alt = charts.gauge(score, "fr")
     texts = [annotation.text for annotation in fig.layout.annotations]
-    assert "à examiner : 8,5\u00a0% – 12,0\u00a0%" in texts
+    assert "à examiner\u00a0: 8,5\u00a0% – 12,0\u00a0%" in texts
     assert "zone à examiner de 8,5\u00a0% à 12,0\u00a0%" in alt and "À examiner" in alt
     feature = {
         "label": "X",
@@ -257,7 +258,8 @@ def test_colour_is_never_the_only_carrier() -> None:
     }
     fig, alt = charts.distribution(feature, "en")
     patterns = {trace.name: trace.marker.pattern.shape for trace in fig.data}
-    assert patterns == {"Repaid": "", "Defaulted": charts.HATCH}
+    # a hidden count is hatched grey and named, never a bar of zero
+    assert patterns == {"Repaid": "", "Defaulted": charts.HATCH, "Count hidden (< 5)": "x"}
     assert "percentile 40" in alt
 
 
