@@ -1,6 +1,6 @@
-"""Packaging contracts: pins, environment variables and IAM policies stay in step.
+"""Packaging contracts: pins, locks, environment variables and IAM policies stay in step.
 
-template.yaml, pyproject.toml, functions/common/requirements.txt and the Settings class are
+template.yaml, pyproject.toml, the hashed locks (`make lock`) and the Settings class are
 edited separately; these tests catch the drift between them before a deploy does.
 """
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,12 @@ TEMPLATE = REPO / "template.yaml"
 
 #: Settings read from the environment that template.yaml must not (or cannot) set.
 NOT_IN_TEMPLATE = {
-    "API_TOKEN": "token auth is local-only; on AWS the JWT authorizer authenticates",
-    "LOCAL_STORE_PATH": "the local backend is never used on Lambda",
     "AWS_REGION": "reserved variable: the Lambda runtime sets it, CloudFormation refuses it",
 }
+#: Settings only a local run (`make sam-local`) sets: declared empty in Globals, because
+#: `sam local --env-vars` overrides declared variables only; on AWS they stay empty (the aws
+#: backend ignores the path, the JWT authorizer makes a shared token moot).
+LOCAL_RUN_ONLY = ("API_TOKEN", "LOCAL_STORE_PATH")
 
 #: What the static analysis below must find for the score function (an anchor: if the
 #: analysis broke and found nothing, the equality checks would pass on empty sets).
@@ -99,12 +103,74 @@ def _as_list(value: Any) -> list[Any]:
 # ------------------------------------------------------------------------ pins
 
 
-def test_layer_extra_pins_equal_layer_requirements() -> None:
+def _lock(path: str) -> list[tuple[str, str, list[str]]]:
+    """(name, version, hashes) of every entry of a hashed lock (continuation lines joined)."""
+    text = (REPO / path).read_text().replace("\\\n", " ")
+    entries = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)(?:\s*;[^-]*)?(.*)$", line)
+        assert match, f"{path}: not an exact pin: {raw!r}"
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", match.group(3))
+        entries.append((re.sub(r"[-_.]+", "-", match.group(1)).lower(), match.group(2), hashes))
+    return entries
+
+
+def _locks() -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "requirements/lock.py", "--list"],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
+def test_locks_are_in_step_with_the_pins() -> None:
+    """Each direct pin (pyproject.toml, requirements/*.in) is in its lock at that version."""
+    result = subprocess.run(
+        [sys.executable, "requirements/lock.py", "--check"],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_locked_package_is_pinned_with_hashes() -> None:
+    locks = _locks()
+    assert {"requirements-dev.txt", "functions/common/requirements.txt"} <= set(locks)
+    for lock in locks:
+        entries = _lock(lock)
+        assert entries, f"{lock} locks nothing"
+        for name, version, hashes in entries:
+            assert hashes, f"{lock}: {name}=={version} has no --hash"
+
+
+def test_every_requirements_file_is_a_lock_of_make_lock() -> None:
+    """No requirements file escapes `make lock` (an unhashed, hand-written one would)."""
+    known = set(_locks())
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*requirements*.txt"],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    found = listed.stdout.split()
+    assert "requirements-dev.txt" in found
+    for relative in found:
+        path = REPO / relative
+        if relative in known or not path.is_file():
+            continue
+        # A function that adds nothing to the layer: a comment-only file that says so.
+        assert not _lock(relative), f"{relative} holds packages but make lock does not write it"
+        assert "nothing beyond the layer" in path.read_text(), relative
+
+
+def test_layer_lock_is_light_and_matches_its_extra() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     extra = _pins(pyproject["project"]["optional-dependencies"]["layer"])
-    requirements = _pins((REPO / "functions/common/requirements.txt").read_text().splitlines())
+    locked = {name: version for name, version, _ in _lock("functions/common/requirements.txt")}
     assert extra, "the layer extra is empty"
-    assert extra == requirements
+    assert {name: locked.get(name) for name in extra} == extra
+    # Light functions: the training stack never reaches the layer.
+    assert not {"pandas", "scikit-learn", "lightgbm", "scipy", "mlflow"} & set(locked)
 
 
 def test_function_extras_are_the_layer() -> None:
@@ -142,6 +208,13 @@ def test_every_template_variable_is_a_setting(template: dict[str, Any]) -> None:
     assert not unknown, f"variables no Settings field reads (typo?): {unknown}"
     forbidden = {name: where for name, where in variables.items() if name in NOT_IN_TEMPLATE}
     assert not forbidden, f"variables the template must not set: {forbidden}"
+
+
+def test_local_run_variables_are_empty_on_aws(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name in LOCAL_RUN_ONLY:
+        assert variables[name] == "", f"{name} must stay empty in template.yaml (local runs only)"
+    assert variables["STORE_BACKEND"] == "aws" and variables["AUTH_MODE"] == "jwt"
 
 
 def test_template_settings_are_valid(template: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""Operations tooling run against a deployed or local API (the smoke test)."""
