@@ -70,7 +70,12 @@ def _actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_there_are_workflows() -> None:
-    assert {path.name for path in WORKFLOWS} >= {"ci.yml", "deploy.yml", "drift.yml"}
+    assert {path.name for path in WORKFLOWS} >= {
+        "ci.yml",
+        "deploy.yml",
+        "deploy-stage.yml",
+        "drift.yml",
+    }
 
 
 def test_actionlint_with_shellcheck_passes() -> None:
@@ -113,16 +118,27 @@ def test_id_token_only_for_jobs_that_assume_a_role(path: Path) -> None:
     assert top.get("contents") in ("read", None), path.name
     for job_name, job in workflow["jobs"].items():
         permissions = job.get("permissions", {})
-        assumes = any(
-            step.get("uses", "").startswith(ASSUMES_ROLE) for step in job.get("steps", [])
-        )
+        assumes = _assumes_role(job)
         if permissions.get("id-token") == "write":
             assert assumes, f"{path.name}:{job_name} asks for an OIDC token it never uses"
         if assumes:
             assert permissions.get("id-token") == "write", f"{path.name}:{job_name}"
-        assert all(v in ("read", "none") or k == "id-token" for k, v in permissions.items()), (
-            f"{path.name}:{job_name}: {permissions}"
-        )
+        for key, value in permissions.items():
+            if key == "id-token" or value in ("read", "none"):
+                continue
+            # The one write: deploy's last job moves the branch the dashboard host follows.
+            assert (path.name, job_name, key) == ("deploy.yml", "dashboard", "contents"), (
+                f"{path.name}:{job_name}: {permissions}"
+            )
+
+
+def _assumes_role(job: dict[str, Any]) -> bool:
+    """Whether a job (or the reusable workflow it calls) assumes an AWS role."""
+    called = job.get("uses", "")
+    if called.startswith("./.github/workflows/"):
+        workflow = _load(REPO / called.removeprefix("./"))
+        return any(_assumes_role(inner) for inner in workflow["jobs"].values())
+    return any(step.get("uses", "").startswith(ASSUMES_ROLE) for step in job.get("steps", []))
 
 
 def test_ci_runs_once_per_change() -> None:
@@ -136,7 +152,7 @@ def test_ci_runs_once_per_change() -> None:
     assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
     deploy = _load(REPO / ".github" / "workflows" / "deploy.yml")
     assert deploy["jobs"]["test"]["uses"] == "./.github/workflows/ci.yml"
-    assert deploy["jobs"]["deploy"]["needs"] == "test"
+    assert deploy["jobs"]["package"]["needs"] == "test"
 
 
 def test_ci_tests_python_311_and_lambdas_312() -> None:
@@ -160,14 +176,39 @@ def test_pip_is_cached(path: Path) -> None:
 
 def test_deploy_is_from_main_only_and_quotes_its_inputs() -> None:
     deploy = _load(REPO / ".github" / "workflows" / "deploy.yml")
+    stage = _load(REPO / ".github" / "workflows" / "deploy-stage.yml")
     assert deploy["on"]["push"]["branches"] == ["main"]
-    assert deploy["jobs"]["deploy"]["if"] == "github.ref == 'refs/heads/main'"
-    for _, step in _steps(deploy):
+    jobs = deploy["jobs"]
+    for first in ("test", "package"):
+        assert jobs[first]["if"] == "github.ref == 'refs/heads/main'"
+    for _, step in _steps(deploy) + _steps(stage):
         run = step.get("run", "")
         # Repository variables reach scripts through env, never spliced into the script.
         assert "${{" not in run, run
         if "sam deploy" in run:
             assert "--no-execute-changeset" in run, "the change set is shown before it runs"
+            assert "--template-file packaged.yaml" in run, "the packaged artifact is deployed"
+
+
+def test_one_artifact_goes_to_staging_then_production_then_the_dashboard() -> None:
+    deploy = _load(REPO / ".github" / "workflows" / "deploy.yml")
+    stage = _load(REPO / ".github" / "workflows" / "deploy-stage.yml")
+    jobs = deploy["jobs"]
+    runs = " ".join(step.get("run", "") for _, step in _steps(deploy))
+    assert runs.count("sam package") == 1 and runs.count("make build") == 1
+    assert jobs["package"]["needs"] == "test"
+    for name, needs in (("staging", "package"), ("production", "staging")):
+        assert jobs[name]["uses"] == "./.github/workflows/deploy-stage.yml"
+        assert jobs[name]["with"]["stage"] == name and jobs[name]["needs"] == needs
+    assert jobs["dashboard"]["needs"] == "production"
+    assert "refs/heads/dashboard" in runs and "--force" not in runs
+    steps = [step for _, step in _steps(stage)]
+    assert stage["jobs"]["deploy"]["environment"]["name"] == "${{ inputs.stage }}"
+    names = [step.get("name", step.get("uses", "")) for step in steps]
+    deploy_at = next(i for i, n in enumerate(names) if n.startswith("sam deploy"))
+    smoke_at = next(i for i, n in enumerate(names) if n.startswith("smoke test"))
+    assert deploy_at < smoke_at and "make smoke" in steps[smoke_at]["run"]
+    assert not any("sam build" in step.get("run", "") for step in steps), "no rebuild"
 
 
 def test_dependabot_watches_every_lock_and_the_actions() -> None:
