@@ -4,20 +4,29 @@ Every figure the dashboard shows comes from here. Requests have timeouts; a 503 
 store not ready) and a dropped connection are retried a few times with a short back-off; every
 failure becomes an :class:`ApiError` whose ``kind`` the pages turn into a message for people.
 GET answers are cached for a short time (``st.cache_data``), keyed by URL, parameters and
-token, so that moving between tabs does not call the API again.
+token, so that moving between tabs does not call the API again; ``/health`` for a few seconds.
+Calls a page needs together run at once in worker threads (:func:`in_background`): a client's
+first screen costs one round trip, not one per call.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import requests
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_run_context_attr import (
+    SCRIPT_RUN_CONTEXT_ATTR_NAME,
+)
 
 from dashboard import auth
 from dashboard.config import setting
@@ -32,6 +41,13 @@ READ_TIMEOUT = 15.0
 RETRY_PAUSES = (0.4, 1.2)
 #: Seconds a GET answer stays cached.
 CACHE_TTL = 120
+#: Seconds the API's health stays cached: every page asks for it, an outage shows within that.
+HEALTH_TTL = 15
+#: Calls in flight at once for all the sessions of this dashboard (a page needs five at most).
+WORKERS = 16
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ErrorKind = Literal[
     "config",
@@ -80,13 +96,22 @@ class ApiConfig:
         return hashlib.sha256(self.token.encode()).hexdigest()[:16]
 
 
+#: The configuration of the page that started a call in a worker thread (its token may live
+#: in that page's session, which a worker must not read or refresh on its own).
+_WORKER_CONFIG: ContextVar[ApiConfig | None] = ContextVar("api_worker_config", default=None)
+_POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="api-call")
+
+
 def load_config() -> ApiConfig:
     """API URL, token and timeout from the environment or Streamlit secrets.
 
     API_URL (default the local server), API_TOKEN (required unless advisors sign in with
     Cognito, see :mod:`dashboard.auth`), API_TIMEOUT (seconds to wait for an answer, default
-    15).
+    15). In a worker thread: the configuration of the page that started the call.
     """
+    started_by = _WORKER_CONFIG.get()
+    if started_by is not None:
+        return started_by
     url = setting("API_URL") or DEFAULT_API_URL
     cognito = auth.cognito_config()
     if cognito is not None:  # hosted in front of AWS: the signed-in advisor's own token
@@ -149,6 +174,7 @@ def request(
     attempts = len(RETRY_PAUSES) + 1 if retry else 1
     for attempt in range(attempts):
         last = attempt == attempts - 1
+        started = time.perf_counter()
         try:
             response = requests.request(
                 method,
@@ -167,6 +193,13 @@ def request(
             continue
         except requests.RequestException as exc:  # a malformed API_URL, a broken answer...
             raise ApiError("config" if isinstance(exc, ValueError) else "server", str(exc)) from exc
+        logger.debug(
+            "%s %s: %s in %.0f ms",
+            method,
+            path,
+            response.status_code,
+            1000 * (time.perf_counter() - started),
+        )
         if response.status_code == 503 and not last:
             time.sleep(RETRY_PAUSES[attempt])
             continue
@@ -211,17 +244,69 @@ def clear_cache() -> None:
     _cached_get.clear()  # type: ignore[attr-defined]
 
 
+def in_background(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+    """Start an API call in a worker thread now; its answer (or ApiError) is the future's.
+
+    The page's configuration is read here, in the page's thread, and handed to the worker;
+    the worker also gets the page's Streamlit context, so that the answer goes through the
+    same cache as a call made in the page.
+    """
+    config = load_config()
+    context = get_script_run_ctx(suppress_warning=True)
+
+    def run() -> R:
+        thread = threading.current_thread()
+        add_script_run_ctx(thread, context)
+        token = _WORKER_CONFIG.set(config)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            _WORKER_CONFIG.reset(token)
+            setattr(thread, SCRIPT_RUN_CONTEXT_ATTR_NAME, None)  # a pooled thread: let go
+
+    return _POOL.submit(run)
+
+
 # ----------------------------------------------------------------------------- the routes
 
 
+@st.cache_data(ttl=HEALTH_TTL, show_spinner=False, max_entries=16)
+def _cached_health(url: str, token_key: str, _config: ApiConfig) -> Any:
+    """GET /health through a short cache (a failure is not cached: the next page asks again)."""
+    return request(_config, "GET", "/health")
+
+
 def health() -> Any:
-    """GET /health: whether the API is up and which model it serves (not cached)."""
-    return request(load_config(), "GET", "/health")
+    """GET /health: whether the API is up and which model it serves (cached ``HEALTH_TTL`` s)."""
+    config = load_config()
+    return _cached_health(config.url, config.token_key, config)
 
 
 def list_clients(q: str | None = None, cursor: int | None = None, limit: int = 20) -> Any:
     """GET /clients: a page of new clients, optionally searched."""
     return get("/clients", q=q or None, cursor=cursor, limit=limit)
+
+
+def worklist(
+    q: str | None = None,
+    verdict: str | None = None,
+    pending: bool = True,
+    cursor: int | None = None,
+    limit: int = 20,
+) -> Any:
+    """GET /clients scored: new clients with their score band and whether a decision exists.
+
+    Not cached: a decision recorded elsewhere takes the client off a pending list.
+    """
+    params = {
+        "with_score": "true",
+        "pending": "true" if pending else None,
+        "verdict": verdict,
+        "q": q or None,
+        "cursor": cursor,
+        "limit": limit,
+    }
+    return request(load_config(), "GET", "/clients", params)
 
 
 def client(client_id: int, lang: str) -> Any:

@@ -11,6 +11,7 @@ Effects are in percentage points of probability (the API's ``points``), never in
 from __future__ import annotations
 
 import itertools
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,8 +19,10 @@ import plotly.graph_objects as go
 
 from dashboard.i18n import (
     Lang,
+    axis_text,
     chart_separators,
     colon,
+    nice_ticks,
     percent,
     percent_sign,
     signed_points,
@@ -32,9 +35,16 @@ VERMILLION = "#D55E00"
 SKY = "#56B4E9"
 ORANGE = "#E69F00"
 #: Darker shades for thin graphics on the light tints below (WCAG 1.4.11 asks 3:1): the
-#: gauge's threshold marker, the decision banner's left rule.
+#: decision banner's left rule.
 DARK_VERMILLION = "#B34D00"
 DARK_AMBER = "#8A5A00"
+#: The gauge's threshold mark touches the three zone tints and the dark value bar: this
+#: vermillion is at least 3.2:1 against each of them and white (WCAG 1.4.11), where a darker
+#: one would vanish against the bar.
+THRESHOLD_MARK = "#C45500"
+#: Hidden counts (privacy): hatched mid grey, 4.5:1 on white.
+MASKED = "#767676"
+MASK_HATCH = "x"
 INK = "#1F2933"  # text: 14.7:1 on white
 GRID = "#D9DEE3"
 LIGHT_BLUE = "#CCE3F0"
@@ -98,8 +108,8 @@ def gauge(score: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
                 },
                 "bar": {"color": INK, "thickness": 0.25},
                 "steps": steps,
-                "threshold": {  # on the zones' tints: at least 3:1 on each
-                    "line": {"color": DARK_VERMILLION, "width": 5},
+                "threshold": {  # on the zones' tints and the bar: at least 3:1 on each
+                    "line": {"color": THRESHOLD_MARK, "width": 6},
                     "thickness": 0.9,
                     "value": 100 * threshold,
                 },
@@ -123,17 +133,20 @@ def gauge(score: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
         showarrow=False,
         font={"color": INK, "size": 14},
     )
-    if zone:  # the amber zone is named in words too, not by its colour alone
+    if zone:  # the amber zone is named in words too, not by its colour alone; on a line of
+        # its own, under the two others, so that none overlaps them on a narrow screen
         fig.add_annotation(
             x=0.5,
-            y=0.0,
+            y=-0.12,
             xanchor="center",
             text=f"{t('zone_borderline', lang)}{colon(lang)}"
             f"{percent(lower, lang)} – {percent(upper, lang)}",
             showarrow=False,
             font={"color": INK, "size": 14},
         )
-    _layout(fig, t("probability", lang), lang, height=300)
+    _layout(fig, t("probability", lang), lang, height=330)
+    # Room for the tick labels at both ends and the zone names below (no clipping at 200 %).
+    fig.update_layout(margin={"l": 36, "r": 36, "t": 60, "b": 40 if zone else 16})
     alt = t(
         "gauge_alt",
         lang,
@@ -177,8 +190,8 @@ def factors(items: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Figure, 
     fig.update_xaxes(
         title=t("why_axis", lang), zeroline=True, zerolinecolor=INK, range=_room(values)
     )
-    fig.update_yaxes(automargin=True)
-    _layout(fig, t("why_title", lang), lang, height=max(300, 34 * len(items) + 120))
+    _labels_above_bars(fig, fig.data[0].y)
+    _layout(fig, t("why_title", lang), lang, height=max(300, ROW_HEIGHT * len(items) + 130))
     n_raise = sum(raising)
     n_lower = sum(item.get("direction") == "lowers" for item in ordered)
     if ordered:
@@ -214,14 +227,45 @@ def factor_changes(rows: Sequence[Mapping[str, Any]], lang: Lang) -> tuple[go.Fi
     fig.update_xaxes(
         title=t("whatif_axis", lang), zeroline=True, zerolinecolor=INK, range=_room(values)
     )
-    fig.update_yaxes(automargin=True)
-    _layout(fig, t("whatif_title", lang), lang, height=max(260, 34 * len(rows) + 120))
+    _labels_above_bars(fig, fig.data[0].y)
+    _layout(fig, t("whatif_title", lang), lang, height=max(260, ROW_HEIGHT * len(rows) + 130))
     if ordered:
         largest = ordered[-1]
         first = f"{largest['label']} ({signed_points(float(largest['change']), lang)})"
     else:
         first = t("why_none", lang)
     return fig, t("whatif_alt", lang, n=len(rows), first=first)
+
+
+#: Pixels a factor takes: its name on a line above its bar, so that a narrow screen (400 %
+#: zoom: 340 CSS pixels) leaves the names whole instead of squeezing them beside the bars.
+ROW_HEIGHT = 62
+#: Characters of a factor's name on one line above its bar.
+LABEL_WRAP = 34
+
+
+def wrap(text: str, width: int = LABEL_WRAP) -> str:
+    """``text`` broken into lines of at most ``width`` characters, for plotly (``<br>``)."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False)) or text
+
+
+def _labels_above_bars(fig: go.Figure, categories: Sequence[str]) -> None:
+    """Write each bar's name above it, across the chart's width, instead of beside it."""
+    fig.update_yaxes(showticklabels=False, automargin=False)
+    for category in categories:
+        fig.add_annotation(
+            x=0,
+            xref="paper",
+            xanchor="left",
+            y=category,
+            yref="y",
+            yanchor="bottom",
+            yshift=14,
+            text=wrap(category.rstrip("\u200b")),
+            align="left",
+            showarrow=False,
+            font={"color": INK, "size": 14},
+        )
 
 
 def _points_bars(
@@ -243,7 +287,9 @@ def _points_bars(
         },
         text=[signed_points(v, lang) for v in values],
         textposition="outside",
+        textfont={"color": INK},
         cliponaxis=False,
+        width=0.42,
         **hover,
     )
 
@@ -266,31 +312,102 @@ def unique(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def _shares(counts: Sequence[int | None]) -> list[float | None]:
-    total = sum(c for c in counts if c is not None)
-    return [None if c is None or total == 0 else 100 * c / total for c in counts]
+def class_shares(counts: Sequence[int | None], class_size: int | None) -> list[float | None]:
+    """Each bin's share (%) of the whole class: its count over every client of the class.
+
+    The class size counts hidden bins and missing values too; dividing by the visible bins
+    only would inflate every share (a bin would read 40 % where the class holds at most 15 %).
+    Hidden bins stay None. Without a class size, the published counts are the best total.
+    """
+    total = class_size or sum(c for c in counts if c is not None)
+    return [None if c is None or total <= 0 else 100 * c / total for c in counts]
 
 
-def distribution(feature: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
-    """Histograms (share within class) of repaid and defaulted clients, the client marked."""
+def bin_ranges(
+    edges: Sequence[float], unit: str | None, lang: Lang, feature: str | None
+) -> list[str]:
+    """Each bin as people read it: "200 k€ – 400 k€" (for the hover)."""
+    return [
+        f"{axis_text(a, unit, lang, feature)} – {axis_text(b, unit, lang, feature)}"
+        for a, b in itertools.pairwise(edges)
+    ]
+
+
+def _ticks(
+    edges: Sequence[float], unit: str | None, lang: Lang, feature: str | None
+) -> dict[str, Any]:
+    """Axis ticks written like the texts: "200 k€", "4,5 fois", "15 %"."""
+    values = nice_ticks(edges[0], edges[-1], 5) if edges else []
+    return {
+        "tickmode": "array",
+        "tickvals": values,
+        "ticktext": [axis_text(v, unit, lang, feature) for v in values],
+    }
+
+
+def distribution(
+    feature: Mapping[str, Any], lang: Lang, class_sizes: Mapping[str, int] | None = None
+) -> tuple[go.Figure, str]:
+    """Histograms (share of each class) of repaid and defaulted clients, the client marked.
+
+    ``class_sizes`` (the group's ``by_class``): every share is a bin's count over all the
+    clients of its class. A hidden bin (a count the API does not publish) is a hatched grey
+    band "< 5" across the chart, never a bar of zero.
+    """
     edges = [float(e) for e in feature["bin_edges"]]
     centres = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
     widths = [b - a for a, b in itertools.pairwise(edges)]
+    name, unit = feature.get("feature"), feature.get("unit")
+    ranges = bin_ranges(edges, unit, lang, name)
+    sizes = class_sizes or {}
     fig = go.Figure()
+    shares: dict[str, list[float | None]] = {}
     for key, colour, shape in (("repaid", BLUE, ""), ("defaulted", VERMILLION, HATCH)):
+        shares[key] = class_shares(feature["counts"][key], sizes.get(key))
         fig.add_trace(
             go.Bar(
                 x=centres,
-                y=_shares(feature["counts"][key]),
-                width=widths,
+                y=shares[key],
+                width=[w * 0.45 for w in widths],
+                offset=[(-0.475 if key == "repaid" else 0.025) * w for w in widths],
                 name=t(key, lang),
                 marker={
                     "color": colour,
-                    "opacity": 0.75,
                     "pattern": {"shape": shape, "fgcolor": "white"},
-                    "line": {"color": INK, "width": 0.3},
+                    "line": {"color": INK, "width": 0.5},
                 },
-                hovertemplate="%{x:.3~g}: %{y:.1f} %<extra>" + t(key, lang) + "</extra>",
+                customdata=ranges,
+                hovertemplate="%{customdata}: %{y:.1f}"
+                + percent_sign(lang)
+                + "<extra>"
+                + t(key, lang)
+                + "</extra>",
+            )
+        )
+    hidden = [
+        i
+        for i in range(len(centres))
+        if feature["counts"]["repaid"][i] is None or feature["counts"]["defaulted"][i] is None
+    ]
+    top = max([s for values in shares.values() for s in values if s is not None] or [1.0])
+    if hidden:
+        fig.add_trace(
+            go.Bar(
+                x=[centres[i] for i in hidden],
+                y=[top * 1.05] * len(hidden),
+                width=[widths[i] for i in hidden],
+                name=t("masked", lang),
+                marker={
+                    "color": "white",
+                    "pattern": {"shape": MASK_HATCH, "fgcolor": MASKED, "solidity": 0.3},
+                    "line": {"color": MASKED, "width": 1},
+                },
+                text=["< 5"] * len(hidden),
+                textposition="inside",
+                insidetextanchor="start",
+                textfont={"color": INK},
+                customdata=[ranges[i] for i in hidden],
+                hovertemplate="%{customdata}: " + t("masked_hover", lang) + "<extra></extra>",
             )
         )
     value = feature.get("client_value")
@@ -303,31 +420,62 @@ def distribution(feature: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str
             annotation_position="top",
         )
     fig.update_layout(barmode="overlay", bargap=0)
-    fig.update_xaxes(title=label)
-    fig.update_yaxes(title=t("share_of_class", lang))
-    _layout(fig, label, lang, height=320)
+    fig.update_xaxes(title=label, **_ticks(edges, unit, lang, name))
+    fig.update_yaxes(title=t("share_of_class", lang), rangemode="tozero")
+    _layout(fig, label, lang, height=340)
     pct = feature.get("percentile")
     alt = t(
         "dist_alt",
         lang,
         label=label,
-        value=value_text(None if value is None else float(value), feature.get("unit"), lang),
+        value=value_text(None if value is None else float(value), unit, lang, name),
         pct="—" if pct is None else f"{float(pct):.0f}",
     )
     return fig, alt
 
 
-def _cell_rates(counts: Mapping[str, Any]) -> list[list[float | None]]:
+#: A cell's default rate is published only with at least this many defaults and repayments
+#: in it: a suppressed count (1 to 4) hides the cell, so a published 0 would be biased
+#: (sparse areas would read "0 %" where 1 to 4 defaults were hidden): below it, masked too.
+MIN_RATE_COUNT = 5
+
+
+def cell_rates(counts: Mapping[str, Any]) -> list[list[float | None]]:
+    """Default rate (%) of each cell ``[x][y]``; None (masked) unless both counts are >= 5.
+
+    A cell whose count of either class is hidden, or under :data:`MIN_RATE_COUNT`, has no
+    rate: masked, never 0 %. Empty cells (no client) are None too.
+    """
     rates: list[list[float | None]] = []
     for repaid_row, defaulted_row in zip(counts["repaid"], counts["defaulted"], strict=True):
         row: list[float | None] = []
         for repaid, defaulted in zip(repaid_row, defaulted_row, strict=True):
-            if repaid is None or defaulted is None or repaid + defaulted == 0:
+            if (
+                repaid is None
+                or defaulted is None
+                or repaid < MIN_RATE_COUNT
+                or defaulted < MIN_RATE_COUNT
+            ):
                 row.append(None)
             else:
                 row.append(100 * defaulted / (repaid + defaulted))
         rates.append(row)
     return rates
+
+
+def _masked_cells(
+    counts: Mapping[str, Any], rates: list[list[float | None]]
+) -> list[tuple[int, int]]:
+    """Cells ``(x, y)`` holding clients whose rate is not published (drawn hatched grey)."""
+    cells = []
+    for i, (repaid_row, defaulted_row) in enumerate(
+        zip(counts["repaid"], counts["defaulted"], strict=True)
+    ):
+        for j, (repaid, defaulted) in enumerate(zip(repaid_row, defaulted_row, strict=True)):
+            empty = repaid == 0 and defaulted == 0
+            if rates[i][j] is None and not empty:
+                cells.append((i, j))
+    return cells
 
 
 def _bin_of(value: float | None, edges: Sequence[float]) -> int | None:
@@ -348,20 +496,56 @@ def bivariate(answer: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
     x_axis, y_axis = answer["x"], answer["y"]
     x_edges = [float(e) for e in x_axis["bin_edges"]]
     y_edges = [float(e) for e in y_axis["bin_edges"]]
-    rates = _cell_rates(answer["counts"])
+    rates = cell_rates(answer["counts"])
+    shown = [r for row in rates for r in row if r is not None]
+    x_units = (x_axis.get("unit"), x_axis.get("feature"))
+    y_units = (y_axis.get("unit"), y_axis.get("feature"))
+    x_ranges = bin_ranges(x_edges, x_units[0], lang, x_units[1])
+    y_ranges = bin_ranges(y_edges, y_units[0], lang, y_units[1])
+    x_centres = [(a + b) / 2 for a, b in itertools.pairwise(x_edges)]
+    y_centres = [(a + b) / 2 for a, b in itertools.pairwise(y_edges)]
+    top = max(shown) if shown else 1.0
     fig = go.Figure(
         go.Heatmap(
-            x=[(a + b) / 2 for a, b in itertools.pairwise(x_edges)],
-            y=[(a + b) / 2 for a, b in itertools.pairwise(y_edges)],
+            x=x_centres,
+            y=y_centres,
             z=[list(column) for column in zip(*rates, strict=True)],
+            customdata=[[[xr, yr] for xr in x_ranges] for yr in y_ranges],
             colorscale="Cividis_r",
-            colorbar={"title": {"text": t("default_rate", lang) + " (%)"}},
+            zmin=0.0,  # a rate's scale starts at 0: never below, never from the smallest cell
+            zmax=max(top, 1.0),
+            colorbar={
+                "title": {"text": t("default_rate", lang)},
+                "ticksuffix": percent_sign(lang),
+            },
             hovertemplate=(
-                f"{x_axis['label']}: %{{x:.3~g}}<br>{y_axis['label']}: %{{y:.3~g}}"
-                f"<br>{t('default_rate', lang)}: %{{z:.1f}} %<extra></extra>"
+                f"{x_axis['label']}: %{{customdata[0]}}<br>{y_axis['label']}: %{{customdata[1]}}"
+                f"<br>{t('default_rate', lang)}: %{{z:.1f}}{percent_sign(lang)}<extra></extra>"
             ),
         )
     )
+    masked = _masked_cells(answer["counts"], rates)
+    if masked:
+        fig.add_trace(
+            go.Bar(
+                x=[x_centres[i] for i, _ in masked],
+                y=[y_edges[j + 1] - y_edges[j] for _, j in masked],
+                base=[y_edges[j] for _, j in masked],
+                width=[x_edges[i + 1] - x_edges[i] for i, _ in masked],
+                marker={
+                    "color": "white",
+                    "pattern": {"shape": MASK_HATCH, "fgcolor": MASKED, "solidity": 0.3},
+                    "line": {"color": MASKED, "width": 0.5},
+                },
+                name=t("masked", lang),
+                customdata=[[x_ranges[i], y_ranges[j]] for i, j in masked],
+                hovertemplate=(
+                    f"{x_axis['label']}: %{{customdata[0]}}<br>{y_axis['label']}: "
+                    f"%{{customdata[1]}}<br>{t('rate_masked_hover', lang)}<extra></extra>"
+                ),
+                showlegend=True,
+            )
+        )
     xv, yv = x_axis.get("client_value"), y_axis.get("client_value")
     cell_rate = None
     if xv is not None and yv is not None:
@@ -386,16 +570,17 @@ def bivariate(answer: Mapping[str, Any], lang: Lang) -> tuple[go.Figure, str]:
         xi, yi = _bin_of(float(xv), x_edges), _bin_of(float(yv), y_edges)
         if xi is not None and yi is not None:
             cell_rate = rates[xi][yi]
-    fig.update_xaxes(title=x_axis["label"])
-    fig.update_yaxes(title=y_axis["label"])
-    _layout(fig, f"{x_axis['label']} × {y_axis['label']}", lang, height=440)
+    fig.update_xaxes(title=x_axis["label"], **_ticks(x_edges, x_units[0], lang, x_units[1]))
+    fig.update_yaxes(title=y_axis["label"], **_ticks(y_edges, y_units[0], lang, y_units[1]))
+    fig.update_layout(barmode="overlay")
+    _layout(fig, f"{x_axis['label']} × {y_axis['label']}", lang, height=460)
     alt = t(
         "biv_alt",
         lang,
         x=x_axis["label"],
         y=y_axis["label"],
-        xv=value_text(None if xv is None else float(xv), x_axis.get("unit"), lang),
-        yv=value_text(None if yv is None else float(yv), y_axis.get("unit"), lang),
+        xv=value_text(None if xv is None else float(xv), x_units[0], lang, x_units[1]),
+        yv=value_text(None if yv is None else float(yv), y_units[0], lang, y_units[1]),
         rate="—" if cell_rate is None else percent(cell_rate / 100, lang),
     )
     return fig, alt

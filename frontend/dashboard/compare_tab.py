@@ -10,6 +10,7 @@ dashboard only holds their titles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import streamlit as st
@@ -18,6 +19,7 @@ from dashboard import api, charts
 from dashboard.api import ApiError
 from dashboard.i18n import Lang, has_text, number, percent, t, value_text
 from dashboard.panels import WARN, guarded, note, show_chart
+from dashboard.widgets import KEPT, lang_key
 
 #: Features compared at first (the advisor picks others).
 DEFAULT_COMPARED = ("EXT_SOURCE_MEAN", "AGE_YEARS", "CREDIT_INCOME_RATIO", "ANNUITY_INCOME_RATIO")
@@ -44,7 +46,15 @@ def _filter_choice(
             return f"{t('filter_same', lang)} ({levels.get(str(own), str(own))})"
         return levels.get(value, value)
 
-    return st.selectbox(title, options, format_func=text, key=key)
+    widget_key, _ = lang_key(key, lang)  # the first option (all clients) is the default
+    return st.selectbox(
+        title,
+        options,
+        format_func=text,
+        key=widget_key,
+        placeholder=t("choose", lang),
+        persist_state=KEPT,
+    )
 
 
 def group_filters(client_id: int, details: Mapping[str, Any], lang: Lang) -> dict[str, str]:
@@ -74,6 +84,8 @@ def group_filters(client_id: int, details: Mapping[str, Any], lang: Lang) -> dic
 def compare_panel(client_id: int, details: Mapping[str, Any], explanation: Any, lang: Lang) -> None:
     """The client among reference clients: distributions, two features together, similar."""
     st.subheader(t("compare_title", lang))
+    # The similar clients do not depend on the filters: asked at once, beside the rest.
+    nearby = api.in_background(api.similar, client_id, lang)
     filters = group_filters(client_id, details, lang)
     try:
         everything = api.comparison(client_id, lang, [], filters)
@@ -95,13 +107,17 @@ def compare_panel(client_id: int, details: Mapping[str, Any], explanation: Any, 
     )
     by_name = {f["feature"]: f for f in everything["features"]}
     labels = {name: f["label"] for name, f in by_name.items()}
+    features_key, carried = lang_key(f"compare-features-{client_id}", lang)
     chosen_features = st.multiselect(
         t("compare_features", lang),
         list(by_name),
-        default=[f for f in DEFAULT_COMPARED if f in by_name][:3],
+        default=None if carried else [f for f in DEFAULT_COMPARED if f in by_name][:3],
         format_func=lambda name: labels[name],
-        key=f"compare-features-{client_id}",
+        key=features_key,
+        placeholder=t("choose_many", lang),
+        persist_state=KEPT,
     )
+    class_sizes = {str(k): int(v) for k, v in group["by_class"].items()}
     for name in chosen_features:
         feature = by_name[name]
         value, pct = feature.get("client_value"), feature.get("percentile")
@@ -113,11 +129,11 @@ def compare_panel(client_id: int, details: Mapping[str, Any], explanation: Any, 
                     "percentile",
                     lang,
                     label=feature["label"],
-                    value=value_text(float(value), feature.get("unit"), lang),
+                    value=value_text(float(value), feature.get("unit"), lang, name),
                     pct=percent(float(pct) / 100, lang, 0),
                 )
             )
-        show_chart(charts.distribution(feature, lang), key=f"dist-{client_id}-{name}")
+        show_chart(charts.distribution(feature, lang, class_sizes), key=f"dist-{client_id}-{name}")
         missing = feature["missing"]
         if missing["repaid"] or missing["defaulted"]:
             note(
@@ -130,48 +146,66 @@ def compare_panel(client_id: int, details: Mapping[str, Any], explanation: Any, 
                     else number(missing["defaulted"], lang),
                 )
             )
+    note(
+        t(
+            "share_note",
+            lang,
+            repaid=number(class_sizes.get("repaid", 0), lang),
+            defaulted=number(class_sizes.get("defaulted", 0), lang),
+        )
+    )
     note(t("hidden_cells", lang, n=everything["min_cell_count"]))
 
     st.subheader(t("bivariate_title", lang))
     names = list(by_name)
     left, right = st.columns(2)
+    x_key, x_carried = lang_key(f"biv-x-{client_id}", lang)
+    y_key, y_carried = lang_key(f"biv-y-{client_id}", lang)
     x = left.selectbox(
         t("bivariate_x", lang),
         names,
-        index=names.index("AMT_CREDIT") if "AMT_CREDIT" in names else 0,
+        index=0 if x_carried or "AMT_CREDIT" not in names else names.index("AMT_CREDIT"),
         format_func=lambda n: labels[n],
-        key=f"biv-x-{client_id}",
+        key=x_key,
+        persist_state=KEPT,
     )
     y = right.selectbox(
         t("bivariate_y", lang),
         names,
-        index=names.index("AGE_YEARS") if "AGE_YEARS" in names else 1,
+        index=0 if y_carried else names.index("AGE_YEARS") if "AGE_YEARS" in names else 1,
         format_func=lambda n: labels[n],
-        key=f"biv-y-{client_id}",
+        key=y_key,
+        persist_state=KEPT,
     )
     if x != y:
         show_chart(
             charts.bivariate(api.bivariate(client_id, lang, x, y, filters), lang),
             key=f"biv-{client_id}",
         )
+        note(t("rate_masked_note", lang))
     top_factors = (
         [str(f["factor"]) for f in explanation.get("factors", [])[:SIMILAR_TOP_FACTORS]]
         if isinstance(explanation, Mapping)
         else []
     )
-    guarded(lang, similar_panel, client_id, by_name, top_factors, lang)
+    guarded(lang, similar_panel, client_id, by_name, top_factors, lang, nearby)
 
 
 def similar_panel(
-    client_id: int, features: Mapping[str, Any], top_factors: Sequence[str], lang: Lang
+    client_id: int,
+    features: Mapping[str, Any],
+    top_factors: Sequence[str],
+    lang: Lang,
+    asked: Future[Any] | None = None,
 ) -> None:
     """The k most similar reference clients, in aggregate, beside what the score measures.
 
     Their default rate sits next to the observed default rate of reference clients with a
     similar score, and the API says in one sentence why the two may differ. The medians are
     shown beside the client's own values, for the features tied to the score's main factors.
+    ``asked``: the answer, already asked for (else it is asked here).
     """
-    answer = api.similar(client_id, lang)
+    answer = api.similar(client_id, lang) if asked is None else asked.result()
     st.subheader(t("similar_title", lang))
     rate = t("col_default_rate", lang)
     who = t("col_clients", lang)
@@ -226,10 +260,10 @@ def similar_panel(
             {
                 t("feature", lang): feature.get("label", name),
                 t("col_client", lang): value_text(
-                    None if mine is None else float(mine), unit, lang
+                    None if mine is None else float(mine), unit, lang, name
                 ),
                 t("col_median", lang): value_text(
-                    None if theirs is None else float(theirs), unit, lang
+                    None if theirs is None else float(theirs), unit, lang, name
                 ),
             }
         )

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import api, charts
 from dashboard.i18n import Lang, percent, t
 from dashboard.panels import ICONS, local_time
+from dashboard.widgets import lang_key
 
 
 def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None:
@@ -23,14 +24,15 @@ def decision_panel(client_id: int, score: Mapping[str, Any], lang: Lang) -> None
     borderline = charts.verdict(score) == "borderline"
     if borderline:
         st.markdown(f"{ICONS['borderline']} {t('decide_borderline', lang)}")
-    with st.form(f"decide-{client_id}", clear_on_submit=False):
+    with st.form(f"decide-{client_id}", clear_on_submit=False, enter_to_submit=False):
+        choice_key, carried = lang_key(f"decide-choice-{client_id}", lang)
         choice = st.radio(
             t("decide_choice", lang),
             choices,
-            index=None if borderline else choices.index(str(score["decision"])),
+            index=None if borderline or carried else choices.index(str(score["decision"])),
             format_func=lambda c: f"{ICONS[c]} {t(c, lang)}",
             horizontal=True,
-            key=f"decide-choice-{client_id}",
+            key=choice_key,
         )
         comment = st.text_area(
             t("decide_comment", lang),

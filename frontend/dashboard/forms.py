@@ -16,7 +16,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard import api
-from dashboard.i18n import Lang, t
+from dashboard.i18n import Lang, money, number, parse_number, t
+from dashboard.widgets import KEPT, lang_key
 
 AGE = "DAYS_BIRTH"
 EMPLOYED = "DAYS_EMPLOYED"
@@ -140,58 +141,145 @@ def _category(spec: Mapping[str, Any], current: Any, key: str, label: str, lang:
     options: list[str | None] = [None, *levels]
     if current is not None and current not in levels:
         options.append(current)  # a level the reference table never had: keep it
+    widget_key, carried = lang_key(key, lang)
     return st.selectbox(
         label,
         options,
-        index=options.index(current) if current in options else 0,
+        index=0 if carried else options.index(current) if current in options else 0,
         format_func=lambda v: t("empty", lang) if v is None else levels.get(v, str(v)),
-        key=key,
+        key=widget_key,
         help=spec["description"] or None,
+        placeholder=t("choose", lang),
+        persist_state=KEPT,
     )
 
 
-def _number(spec: Mapping[str, Any], current: Any, key: str, label: str) -> float | int | None:
-    name = spec["name"]
-    whole = name.startswith(_WHOLE)
+class NumberField:
+    """How one number is written in a form: amounts in euros, whole numbers, decimals."""
+
+    def __init__(self, kind: str, decimals: int) -> None:
+        #: ``amount`` (euros), ``whole`` or ``decimal``.
+        self.kind = kind
+        self.decimals = decimals
+
+    def text(self, value: float | None, lang: Lang) -> str:
+        """``value`` as the form shows it: "1 204 669 €", "12,3", "0,55"."""
+        if value is None:
+            return ""
+        if self.kind == "amount":
+            return money(value, lang)
+        return number(value, lang, self.decimals)
+
+    def convert(self, text: Any, from_lang: Lang, to_lang: Lang) -> str:
+        """A typed text re-written in another language (kept as typed if it does not parse)."""
+        try:
+            return self.text(parse_number(str(text), from_lang), to_lang)
+        except ValueError:
+            return str(text)
+
+
+def number_field(name: str) -> NumberField:
+    """How the field ``name`` is written: amounts in euros, counts whole, scores to 0.01."""
+    if name.startswith("AMT_") and not name.startswith("AMT_REQ_"):
+        return NumberField("amount", 0)
+    if name.startswith(_WHOLE):
+        return NumberField("whole", 0)
     step = next((s for prefix, s in _STEPS.items() if name.startswith(prefix)), 1.0)
-    if whole:
-        value = int(current) if _present(current) else None
-        low = None if spec["minimum"] is None else int(spec["minimum"])
-        high = None if spec["maximum"] is None else int(spec["maximum"])
-        return st.number_input(
-            label,
-            min_value=low,
-            max_value=high,
-            value=value,
-            step=1,
-            key=key,
-            help=spec["description"] or None,
-        )
-    return st.number_input(
+    return NumberField("decimal", 2 if step < 1 else 1)
+
+
+def number_input(
+    label: str,
+    current: float | None,
+    key: str,
+    lang: Lang,
+    field: NumberField,
+    bounds: tuple[float | None, float | None] = (None, None),
+    help_text: str | None = None,
+    problems: list[str] | None = None,
+) -> float | None:
+    """A number typed as the dashboard writes numbers ("1 204 669 €", "12,3"); None if blank.
+
+    Streamlit's own number box can only write "1204669" and "12.3": a text box instead, read
+    back with :func:`parse_number`. A text that is not a number, or a number out of
+    ``bounds``, is said under the box and its label added to ``problems`` (the value on file,
+    ``current``, is kept meanwhile).
+    """
+    widget_key, carried = lang_key(key, lang, field.convert)
+    typed = st.text_input(
         label,
-        min_value=spec["minimum"],
-        max_value=spec["maximum"],
-        value=float(current) if _present(current) else None,
-        step=step,
-        format="%.2f" if step < 1 else "%.0f",
-        key=key,
-        help=spec["description"] or None,
+        value="" if carried else field.text(current, lang),
+        key=widget_key,
+        help=help_text,
+        placeholder=field.text(1234567.0 if field.kind == "amount" else 12.5, lang),
+        persist_state=KEPT,
     )
+    try:
+        value = parse_number(typed, lang)
+    except ValueError:
+        example = field.text(1234567.0 if field.kind == "amount" else 12.5, lang)
+        st.error(t("invalid_number", lang, text=typed, example=example), icon=":material/edit:")
+        if problems is not None:
+            problems.append(label)
+        return current
+    low, high = bounds
+    if value is not None and (
+        (low is not None and value < low) or (high is not None and value > high)
+    ):
+        st.error(
+            t(
+                "out_of_bounds",
+                lang,
+                label=label,
+                low="—" if low is None else field.text(low, lang),
+                high="—" if high is None else field.text(high, lang),
+            ),
+            icon=":material/edit:",
+        )
+        if problems is not None:
+            problems.append(label)
+        return current
+    if value is not None and field.kind == "whole":
+        return round(value)
+    return value
+
+
+def _number(
+    spec: Mapping[str, Any],
+    current: Any,
+    key: str,
+    label: str,
+    lang: Lang,
+    problems: list[str] | None,
+) -> float | int | None:
+    field = number_field(str(spec["name"]))
+    return number_input(
+        label,
+        float(current) if _present(current) else None,
+        key,
+        lang,
+        field,
+        (spec["minimum"], spec["maximum"]),
+        spec["description"] or None,
+        problems,
+    )
+
+
+YEARS = NumberField("decimal", 1)
 
 
 def _days_as_years(
-    spec: Mapping[str, Any], current: Any, key: str, label: str, days_per_year: float
+    spec: Mapping[str, Any],
+    current: Any,
+    key: str,
+    label: str,
+    days_per_year: float,
+    lang: Lang,
+    problems: list[str] | None,
 ) -> float | None:
     shown = _years(current, days_per_year)
-    years = st.number_input(
-        label,
-        min_value=0.0,
-        max_value=120.0,
-        value=shown,
-        step=1.0,
-        format="%.1f",
-        key=key,
-        help=spec["description"] or None,
+    years = number_input(
+        label, shown, key, lang, YEARS, (0.0, 120.0), spec["description"] or None, problems
     )
     return _days(years, shown, current, days_per_year)
 
@@ -217,18 +305,21 @@ def _employment(
     lang: Lang,
     none_value: float,
     days_per_year: float,
+    problems: list[str] | None,
 ) -> float | None:
-    no_job = st.checkbox(t("no_job", lang), value=current == none_value, key=f"{key}-none")
+    no_job = st.checkbox(
+        t("no_job", lang), value=current == none_value, key=f"{key}-none", persist_state=KEPT
+    )
     shown = None if current == none_value else _years(current, days_per_year)
-    years = st.number_input(
+    years = number_input(
         t("years_employed", lang),
-        min_value=0.0,
-        max_value=80.0,
-        value=shown,
-        step=0.5,
-        format="%.1f",
-        key=key,
-        help=t("no_job_help", lang),
+        shown,
+        key,
+        lang,
+        YEARS,
+        (0.0, 80.0),
+        t("no_job_help", lang),
+        None if no_job else problems,
     )
     if no_job:
         return none_value
@@ -241,11 +332,13 @@ def application_form(
     key: str,
     lang: Lang,
     columns: int = 2,
+    problems: list[str] | None = None,
 ) -> dict[str, Any]:
     """Widgets for ``names``, pre-filled from ``base``; returns ``base`` with the edits.
 
     Call inside an ``st.form``. A field emptied by the advisor is removed (not given). The
-    fields the API requires say so in their label.
+    fields the API requires say so in their label. Numbers are typed as the dashboard writes
+    them; the labels of fields whose text is not a valid number go to ``problems``.
     """
     answer = api.inputs(lang)
     specs = {field["name"]: field for field in answer["fields"]}
@@ -259,20 +352,22 @@ def application_form(
         current = base.get(name)
         with slots[position % columns]:
             if name == EMPLOYED:
-                value: Any = _employment(spec, current, widget_key, lang, none_value, per_year)
+                value: Any = _employment(
+                    spec, current, widget_key, lang, none_value, per_year, problems
+                )
             elif name == AGE:
                 label = required_label(spec, t("age", lang), lang)
-                value = _days_as_years(spec, current, widget_key, label, per_year)
+                value = _days_as_years(spec, current, widget_key, label, per_year, lang, problems)
             elif spec["unit"] == "days":
                 label = f"{spec['label']} ({'années' if lang == 'fr' else 'years'})"
                 label = required_label(spec, label, lang)
-                value = _days_as_years(spec, current, widget_key, label, per_year)
+                value = _days_as_years(spec, current, widget_key, label, per_year, lang, problems)
             elif spec["kind"] == "category":
                 label = required_label(spec, str(spec["label"]), lang)
                 value = _category(spec, current, widget_key, label, lang)
             else:
                 label = required_label(spec, str(spec["label"]), lang)
-                value = _number(spec, current, widget_key, label)
+                value = _number(spec, current, widget_key, label, lang, problems)
         if value is None:
             edited.pop(name, None)
         else:

@@ -16,11 +16,14 @@ threshold itself.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from typing import Any
+
 import streamlit as st
 
-from dashboard import api, auth, charts
+from dashboard import api, auth, charts, timing
 from dashboard.api import ApiError
-from dashboard.client_page import client_page
+from dashboard.client_page import client_page, start_file
 from dashboard.i18n import DEFAULT_LANG, LANGS, Lang, t
 from dashboard.model_page import model_page
 from dashboard.new_applicant import new_applicant_page
@@ -44,6 +47,9 @@ BANNER_STYLE = (
         f'[class*="st-key-verdict-{kind}"] {{ background: {tint}; border-left-color: {rule}; }}\n'
         for kind, (tint, rule) in BANNER_COLOURS.items()
     )
+    # Streamlit writes "Press Enter to apply" under a text box in English and cannot be told
+    # otherwise; the search box says it in the advisor's words in its help instead.
+    + '[data-testid="InputInstructions"] { display: none; }\n'
     + "</style>"
 )
 
@@ -66,10 +72,13 @@ def _sidebar(lang: Lang) -> str:
     return str(view)
 
 
-def _health(lang: Lang) -> bool:
-    """Show the API's state in the sidebar; False (with a message) when it cannot be used."""
+def _health(lang: Lang, asked: Future[Any] | None = None) -> bool:
+    """Show the API's state in the sidebar; False (with a message) when it cannot be used.
+
+    ``asked``: the health call, already started (:func:`api.in_background`); else asked here.
+    """
     try:
-        state = api.health()
+        state = api.health() if asked is None else asked.result()
     except ApiError as error:
         st.error(error_message(error, lang), icon=WARN)
         if st.button(t("retry", lang)):
@@ -86,17 +95,29 @@ def _health(lang: Lang) -> bool:
 
 def main() -> None:
     """The whole dashboard, run by Streamlit at every interaction."""
+    timing.configure_logging()
+    timing.run_started()
     if "lang" not in st.session_state:
         asked = st.query_params.get("lang")
         st.session_state["lang"] = asked if asked in LANGS else DEFAULT_LANG
     if "view" not in st.session_state and st.query_params.get("view") in VIEWS:
         st.session_state["view"] = st.query_params["view"]
     lang: Lang = st.session_state["lang"]
-    view = st.session_state.get("view", "client")
+    view = st.session_state.get("view", "client")  # the sidebar's choice, set before the run
+    # The first screen's calls start first of all, before the page is laid out: a file's
+    # calls and the API's health, together (one round trip for all; the first run of a
+    # session spends a tenth of a second on the sidebar alone).
+    ready = api.load_config().token != ""
+    load = start_file(lang) if ready and view == "client" else None
+    health = api.in_background(api.health) if ready else None
+    # The options menu's items (Print, Record a screencast, Settings, About) are Streamlit's
+    # English words: "minimal" keeps only the items the app gives, and it gives none.
+    st.set_option("client.toolbarMode", "minimal")
     st.set_page_config(
         page_title=f"{t(VIEW_TITLES.get(view, 'page_client'), lang)} · Prêt à dépenser",
         page_icon=":material/credit_score:",
         layout="wide",
+        menu_items={"Get help": None, "Report a bug": None, "About": None},
     )
     view = _sidebar(lang)
     with st.sidebar:  # WCAG 3.1.1: the page's language is the advisor's (Streamlit says "en")
@@ -111,11 +132,12 @@ def main() -> None:
     if api.load_config().token == "":
         st.error(t("err_config", lang), icon=WARN)
         return
-    if not _health(lang):
+    if not _health(lang, health):
         return
     if view == "new":
         guarded(lang, new_applicant_page, lang)
     elif view == "model":
         model_page(lang)
     else:
-        client_page(lang)
+        client_page(lang, load)
+    timing.milestone("done")

@@ -6,6 +6,8 @@ holds the dashboard's own words.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Literal
 
 Lang = Literal["fr", "en"]
@@ -110,30 +112,67 @@ _WORDS: dict[str, tuple[str, str]] = {
     "retry": ("Réessayer", "Try again"),
     # find a client
     "find_title": ("Trouver un client", "Find a client"),
-    "find_id": ("Identifiant client (SK_ID_CURR)", "Client ID (SK_ID_CURR)"),
+    "find_id": ("Numéro de client", "Client number"),
+    "find_id_help": (
+        "Le numéro du dossier, en chiffres (par exemple 100001).",
+        "The file's number, in digits (for example 100001).",
+    ),
     "find_open": ("Ouvrir le dossier", "Open the file"),
     "find_search": ("Ou rechercher dans la liste", "Or search the list"),
     "find_search_help": (
-        "Début d'identifiant, ou mots : type de contrat, de revenu, niveau d'études, profession",
-        "Start of an ID, or words: contract type, income type, education, occupation",
+        "Début de numéro, ou mots (en français ou en anglais) : type de contrat, de revenu, "
+        "niveau d'études, profession. Appuyez sur Entrée pour chercher.",
+        "Start of a number, or words (in French or English): contract type, income type, "
+        "education, occupation. Press Enter to search.",
     ),
+    "choose": ("Choisissez…", "Choose…"),
+    "choose_many": ("Choisissez une ou plusieurs options", "Choose one or more options"),
+    "no_results": ("Aucun résultat", "No results"),
     "find_pick": ("Clients trouvés", "Clients found"),
     "find_none": ("Aucun client ne correspond à cette recherche.", "No client matches."),
     "find_more": ("Clients suivants", "Next clients"),
     "find_first": ("Début de la liste", "Back to the start"),
     "find_prompt": (
-        "Saisissez un identifiant ou choisissez un client dans la liste pour ouvrir son dossier.",
-        "Enter an ID or pick a client from the list to open their file.",
+        "Saisissez un numéro de client ou choisissez un client dans la liste pour ouvrir son "
+        "dossier.",
+        "Enter a client number or pick a client from the list to open their file.",
     ),
     "client_unknown": (
-        "Aucun nouveau client n'a l'identifiant {id}. Vérifiez le numéro, ou cherchez le "
+        "Aucun nouveau client n'a le numéro {id}. Vérifiez le numéro, ou cherchez le "
         "client dans la liste ci-dessus.",
-        "No new client has the ID {id}. Check the number, or look for the client in the list "
+        "No new client has the number {id}. Check the number, or look for the client in the list "
         "above.",
     ),
     "list_row": (
         "{id} · {contract} · {income_type} · {age} · revenu {income} · crédit {credit}",
         "{id} · {contract} · {income_type} · {age} · income {income} · credit {credit}",
+    ),
+    # worklist (the landing page)
+    "wl_title": ("Clients à traiter", "Clients to work through"),
+    "wl_verdict": ("Avis du score", "What the score says"),
+    "wl_verdict_all": ("Tous", "All"),
+    "wl_verdict_accept": ("Accord net", "Clear accept"),
+    "wl_verdict_borderline": ("À examiner", "To review"),
+    "wl_verdict_refuse": ("Refus net", "Clear refuse"),
+    "wl_pending": ("Seulement les dossiers sans décision", "Only files without a decision"),
+    "wl_score": ("{verdict} · {prob}", "{verdict} · {prob}"),
+    "wl_no_score": ("Pas de score", "No score"),
+    "wl_decided": ("Décision enregistrée", "Decision recorded"),
+    "wl_waiting": ("En attente de décision", "Waiting for a decision"),
+    "wl_open": ("Ouvrir {id}", "Open {id}"),
+    "wl_open_help": ("Ouvrir le dossier du client {id}", "Open client {id}'s file"),
+    "wl_none": (
+        "Aucun client de cette page ne correspond : passez aux clients suivants, ou élargissez "
+        "les filtres.",
+        "No client of this page matches: go on to the next clients, or widen the filters.",
+    ),
+    "wl_empty": ("Aucun client ne correspond à ces filtres.", "No client matches these filters."),
+    # loading
+    "loading_file": ("Chargement du dossier…", "Loading the file…"),
+    "loading_tab": ("Chargement…", "Loading…"),
+    "loading_cf": (
+        "Recherche de ce qui permettrait un accord…",
+        "Looking for what would get an accept…",
     ),
     # summary card
     "card_title": ("Client {id}", "Client {id}"),
@@ -290,7 +329,33 @@ _WORDS: dict[str, tuple[str, str]] = {
     "repaid": ("Remboursé", "Repaid"),
     "defaulted": ("Défaut", "Defaulted"),
     "client_marker": ("Ce client", "This client"),
-    "share_of_class": ("% de la classe", "% of the class"),
+    "share_of_class": ("Part de la classe (%)", "Share of the class (%)"),
+    "masked": ("Effectif masqué (< 5)", "Count hidden (< 5)"),
+    "masked_hover": (
+        "Effectif non publié : moins de 5 clients, ou masqué avec une telle case (confidentialité)",
+        "Count not published: fewer than 5 clients, or hidden with such a cell (privacy)",
+    ),
+    "rate_masked_hover": (
+        "Taux non publié : moins de 5 défauts ou de 5 remboursements dans cette case, "
+        "ou effectif masqué (confidentialité)",
+        "Rate not published: fewer than 5 defaults or 5 repayments in this cell, or a "
+        "hidden count (privacy)",
+    ),
+    "rate_masked_note": (
+        "Cases hachurées grises : taux non publié (moins de 5 défauts ou de 5 "
+        "remboursements, ou effectif masqué) ; jamais affiché comme 0 %.",
+        "Hatched grey cells: rate not published (fewer than 5 defaults or 5 repayments, or a "
+        "hidden count); never shown as 0%.",
+    ),
+    "share_note": (
+        "Part de chaque classe calculée sur tous ses clients du groupe ({repaid} remboursés, "
+        "{defaulted} en défaut), effectifs masqués et non renseignés compris ; barres "
+        "hachurées grises : effectif masqué, jamais affiché comme zéro.",
+        "Each class's share computed over all its clients in the group ({repaid} repaid, "
+        "{defaulted} defaulted), hidden and missing counts included; hatched grey bars: "
+        "hidden count, never shown as zero.",
+    ),
+    "times": ("fois", "times"),
     "percentile": (
         "{label} : {value}, plus que {pct} des clients du groupe.",
         "{label}: {value}, more than {pct} of the group's clients.",
@@ -426,6 +491,18 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Not enough information to compute the score. Still needed: {fields}.",
     ),
     "or": ("ou", "or"),
+    "invalid_number": (
+        "« {text} » n'est pas un nombre : tapez par exemple {example}.",
+        "'{text}' is not a number: type for instance {example}.",
+    ),
+    "out_of_bounds": (
+        "{label} : la valeur doit être comprise entre {low} et {high}.",
+        "{label}: the value must lie between {low} and {high}.",
+    ),
+    "fix_fields": (
+        "Corrigez d'abord ces champs : {fields}.",
+        "First correct these fields: {fields}.",
+    ),
     "empty": ("— non renseigné —", "— not given —"),
     # decision
     "decide_title": ("Décision de l'agent", "Advisor's decision"),
@@ -460,6 +537,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     "col_probability": ("Probabilité", "Probability"),
     "col_model": ("Modèle", "Model"),
     "col_imbalance": ("Déséquilibre des classes", "Class imbalance"),
+    "model_dummy": ("Référence naïve (classe majoritaire)", "Naive baseline (majority class)"),
+    "model_logistic": ("Régression logistique", "Logistic regression"),
+    "model_lightgbm": ("LightGBM (arbres de décision boostés)", "LightGBM (boosted trees)"),
+    "imbalance_none": ("aucune correction", "no correction"),
+    "imbalance_class_weight": ("pondération des classes", "class weights"),
+    "imbalance_undersample": ("sous-échantillonnage", "undersampling"),
     "model_data": (
         "Données d'entraînement : {file} (empreinte sha256 {sha}…).",
         "Training data: {file} (sha256 fingerprint {sha}…).",
@@ -605,11 +688,29 @@ _WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: French typography: a no-break space before ":" (U+00A0) and a narrow one before ";", "?"
+#: and "!" (U+202F), so that the sign never starts a line on its own.
+_FRENCH_SPACES = str.maketrans({":": "\u00a0:", ";": "\u202f;", "?": "\u202f?", "!": "\u202f!"})
+
+
+def french_spaces(text: str) -> str:
+    """``text`` with the space before ``: ; ? !`` made no-break (French typography)."""
+    return re.sub(r" ([:;?!])(?=\s|$|\*|»)", lambda m: m.group(1).translate(_FRENCH_SPACES), text)
+
+
 def t(key: str, lang: Lang, **values: object) -> str:
     """The dashboard's text ``key`` in ``lang``, with ``values`` filled in."""
     fr, en = _WORDS[key]
-    text = fr if lang == "fr" else en
+    text = french_spaces(fr) if lang == "fr" else en
     return text.format(**values) if values else text
+
+
+def word_for(prefix: str, code: str | None, lang: Lang) -> str:
+    """The dashboard's words for an API code (``model_lightgbm``), else the code itself."""
+    if code is None:
+        return "—"
+    key = f"{prefix}_{code}"
+    return t(key, lang) if key in _WORDS else str(code)
 
 
 def text_keys() -> list[str]:
@@ -623,8 +724,8 @@ def has_text(key: str) -> bool:
 
 
 def colon(lang: Lang) -> str:
-    """What goes between a label and its value: French typography puts a space before it."""
-    return " : " if lang == "fr" else ": "
+    """Between a label and its value: French puts a no-break space before the colon."""
+    return "\u00a0: " if lang == "fr" else ": "
 
 
 def labelled(label: str, value: str, lang: Lang) -> str:
@@ -677,11 +778,43 @@ def signed_points(value: float, lang: Lang) -> str:
 
 
 def money(value: float, lang: Lang) -> str:
-    """An amount, rounded to the unit."""
-    return number(value, lang, 0)
+    """An amount in euros, to the unit: "1 204 669 €" (narrow no-break spaces) / "€1,204,669"."""
+    text = number(value, lang, 0)
+    return f"{text}{UNIT_SPACE}€" if lang == "fr" else f"€{text}"
 
 
-def value_text(value: float | None, unit: str | None, lang: Lang) -> str:
+#: Ratios read as "times" something ("4,5 fois le revenu annuel"), the others as a share of
+#: something ("15 % du revenu annuel"): feature -> (French, English) words after the number.
+TIMES_RATIOS: dict[str, tuple[str, str]] = {
+    "CREDIT_INCOME_RATIO": ("fois le revenu annuel", "times the annual income"),
+    "CREDIT_GOODS_RATIO": ("fois le prix du bien", "times the price of the goods"),
+}
+SHARE_RATIOS: dict[str, tuple[str, str]] = {
+    "ANNUITY_INCOME_RATIO": ("du revenu annuel", "of the annual income"),
+    "ANNUITY_CREDIT_RATIO": ("du crédit", "of the credit"),
+    "EMPLOYED_AGE_RATIO": ("de la vie", "of life"),
+}
+
+
+def ratio_text(value: float, feature: str | None, lang: Lang, short: bool = False) -> str:
+    """A ratio as people read it: "4,5 fois le revenu annuel", "15 % du revenu annuel".
+
+    ``short`` (chart axes): the number and its unit only, "4,5 fois" / "15 %".
+    """
+    if feature in SHARE_RATIOS:
+        words = SHARE_RATIOS[feature][0 if lang == "fr" else 1]
+        share = percent(value, lang, 0 if abs(value) >= 0.1 or short else 1)
+        return share if short else f"{share} {words}"
+    fr, en = TIMES_RATIOS.get(feature or "", ("fois", "times"))
+    words = fr if lang == "fr" else en
+    times = t("times", lang)
+    decimals = 1 if abs(value) < 100 else 0
+    return f"{number(value, lang, decimals)}{UNIT_SPACE}{times if short else words}"
+
+
+def value_text(
+    value: float | None, unit: str | None, lang: Lang, feature: str | None = None
+) -> str:
     """A comparison feature's value in its unit, as the API names it (years, amount, ...)."""
     if value is None:
         return t("not_given", lang)
@@ -690,7 +823,79 @@ def value_text(value: float | None, unit: str | None, lang: Lang) -> str:
     if unit == "amount":
         return money(value, lang)
     if unit == "ratio":
-        return percent(value, lang, 1)
+        return ratio_text(value, feature, lang)
     if unit in ("count", "rating"):
         return number(value, lang, 0)
     return number(value, lang, 2)
+
+
+def compact_money(value: float, lang: Lang) -> str:
+    """An amount on a chart's axis: "200 k€", "1,2 M€" / "€200k", "€1.2M"."""
+    size = abs(value)
+    if size >= 1e6:
+        scaled, suffix = value / 1e6, "M"
+    elif size >= 1e3:
+        scaled, suffix = value / 1e3, "k"
+    else:
+        scaled, suffix = value, ""
+    decimals = 0 if float(round(scaled, 1)).is_integer() else 1
+    text = number(scaled, lang, decimals)
+    if lang == "fr":
+        return f"{text}{UNIT_SPACE}{suffix}€"
+    return f"€{text}{suffix}"
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` round values (1, 2, 2.5 or 5 times a power of ten), ``low`` to ``high``."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low] if math.isfinite(low) else []
+    raw = (high - low) / max(count, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def axis_text(value: float, unit: str | None, lang: Lang, feature: str | None = None) -> str:
+    """A tick of a chart's axis in the same words as the texts (k€ / M€, "4,5 fois", "15 %")."""
+    if unit == "amount":
+        return compact_money(value, lang)
+    if unit == "ratio":
+        return ratio_text(value, feature, lang, short=True)
+    if unit in ("count", "rating"):
+        return number(value, lang, 0)
+    if unit == "years":
+        return number(value, lang, 0 if float(value).is_integer() else 1)
+    decimals = 0 if float(value).is_integer() else 2
+    return number(value, lang, decimals)
+
+
+_THOUSANDS_WITH_DOTS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+
+
+def parse_number(text: str, lang: Lang) -> float | None:
+    """A number typed by an advisor, as the dashboard writes them or plainer; None if blank.
+
+    Spaces of every kind and the euro sign are ignored ("1 204 669 €", "1204669"); French
+    takes a decimal comma ("12,3") and English a decimal point ("12.3"); French also takes a
+    decimal point, unless it groups thousands ("1.204.669"). Raises ValueError otherwise.
+    """
+    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text)
+    if not cleaned:
+        return None
+    if lang == "fr":
+        if "," in cleaned:
+            cleaned = cleaned.replace(".", "").replace(",", ".")
+        elif _THOUSANDS_WITH_DOTS.match(cleaned):
+            cleaned = cleaned.replace(".", "")
+    else:
+        cleaned = cleaned.replace(",", "")
+    value = float(cleaned)  # ValueError for anything else
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import api, charts
 from dashboard.api import ApiError
-from dashboard.i18n import Lang, labelled, number, percent, points, t
+from dashboard.i18n import Lang, labelled, number, percent, points, t, word_for
 from dashboard.panels import guarded, local_time, note, show_chart
 from dashboard.verdict import cost_note
 
@@ -32,12 +32,13 @@ def model_page(lang: Lang) -> None:
 def model_card_panel(lang: Lang) -> None:
     """What the model is, how it was chosen, how well it does."""
     card = api.model_card(lang)
-    st.subheader(t("model_card", lang))
+    st.header(t("model_card", lang))
     metrics = card.get("metrics", {})
     training = card.get("training_data", {})
     st.markdown(
         f"{t('model_version', lang, version=card['model_version'])} · "
-        f"{labelled(t('model_type', lang), card.get('model_type') or '—', lang)} · "
+        f"{labelled(t('model_type', lang), word_for('model', card.get('model_type'), lang), lang)}"
+        " · "
         f"{t('model_trained', lang)} **{local_time(card.get('created_at') or '', lang)}**"
     )
     row = st.columns(4)
@@ -77,8 +78,8 @@ def model_card_panel(lang: Lang) -> None:
             st.table(
                 [
                     {
-                        t("col_model", lang): c.get("model"),
-                        t("col_imbalance", lang): c.get("imbalance"),
+                        t("col_model", lang): word_for("model", c.get("model"), lang),
+                        t("col_imbalance", lang): word_for("imbalance", c.get("imbalance"), lang),
                         "AUC": decimals(c.get("auc")),
                         t("metric_cost", lang): decimals(c.get("cost_per_client")),
                         t("threshold", lang): share(c.get("threshold")),
@@ -93,7 +94,7 @@ def fairness_panel(lang: Lang) -> None:
     card = api.model_card(lang)
     calibration: Mapping[str, Any] | None = card.get("calibration")
     fairness: Mapping[str, Any] | None = card.get("fairness")
-    st.subheader(t("fairness_title", lang))
+    st.header(t("fairness_title", lang))
     if calibration:
         st.markdown(calibration_text(calibration, lang))
     if not fairness:
@@ -218,7 +219,7 @@ def importance_panel(lang: Lang) -> None:
 
 def drift_panel(lang: Lang) -> None:
     """The latest data-drift summary, if one was published."""
-    st.subheader(t("drift_title", lang))
+    st.header(t("drift_title", lang))
     try:
         summary = api.drift()
     except ApiError as error:

@@ -24,14 +24,23 @@ def new_applicant_page(lang: Lang) -> None:
     if rule:
         st.info(str(rule), icon=":material/info:")
     version = st.session_state.setdefault("new-version", 0)
-    with st.form("new-applicant"):
-        application = forms.application_form(forms.NEW_FIELDS, {}, f"new-{version}", lang)
+    problems: list[str] = []
+    with st.form("new-applicant", enter_to_submit=False):
+        application = forms.application_form(
+            forms.NEW_FIELDS, {}, f"new-{version}", lang, problems=problems
+        )
         with st.expander(t("new_more", lang)):
             application = forms.application_form(
-                forms.NEW_OPTIONAL_FIELDS, application, f"new-more-{version}", lang
+                forms.NEW_OPTIONAL_FIELDS,
+                application,
+                f"new-more-{version}",
+                lang,
+                problems=problems,
             )
         run = st.form_submit_button(t("new_run", lang), type="primary")
-    if run:
+    if run and problems:
+        st.warning(t("fix_fields", lang, fields=", ".join(problems)), icon=WARN)
+    elif run:
         st.session_state.pop("new-result", None)
         outcome = simulate(application, lang)
         if outcome is not None:
@@ -44,7 +53,7 @@ def new_applicant_page(lang: Lang) -> None:
     counterfactual = (
         attempt(counterfactual_of, result, lang) if score["decision"] == "refuse" else None
     )
-    verdict_view(score, explanation, counterfactual, lang, key="new")
+    verdict_view(score, explanation, counterfactual, lang, key="new", level=2)
     score_view(score, lang, key="new")
     st.subheader(t("why_title", lang))
     if isinstance(explanation, ApiError):

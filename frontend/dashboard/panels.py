@@ -89,7 +89,15 @@ def attempt(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | ApiE
 def show_chart(fig_alt: tuple[Any, str], key: str) -> None:
     """A chart and, right under it, its text alternative."""
     fig, alt = fig_alt
-    st.plotly_chart(fig, key=key, alt=alt, theme=None, config={"displaylogo": False})
+    # No plotly mode bar: its buttons speak English only (plotly.js ships no French locale
+    # in Streamlit); zooming by dragging and the hover still work.
+    st.plotly_chart(
+        fig,
+        key=key,
+        alt=alt,
+        theme=None,
+        config={"displaylogo": False, "displayModeBar": False, "responsive": True},
+    )
     note(alt)
 
 

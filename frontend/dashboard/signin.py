@@ -31,7 +31,7 @@ def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
     challenge = st.session_state.get("auth-challenge")
     try:
         if challenge is None:
-            with st.form("sign-in"):
+            with st.form("sign-in", enter_to_submit=False):
                 email = st.text_input(t("email", lang), key="sign-in-email")
                 password = st.text_input(t("password", lang), type="password", key="sign-in-pw")
                 if st.form_submit_button(t("sign_in", lang), type="primary"):
@@ -41,7 +41,7 @@ def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
                     st.rerun()
         else:
             st.info(t("new_password_needed", lang), icon=":material/key:")
-            with st.form("new-password"):
+            with st.form("new-password", enter_to_submit=False):
                 first = st.text_input(t("new_password", lang), type="password", key="new-pw-1")
                 again = st.text_input(
                     t("new_password_again", lang), type="password", key="new-pw-2"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import api, charts
 from dashboard.api import ApiError
@@ -22,6 +23,8 @@ from dashboard.panels import ICONS, WARN, error_message, guarded, note, show_cha
 
 #: Reasons on the first screen.
 REASONS_SHOWN = 3
+#: A counterfactual still being fetched: the banner keeps its place (:func:`verdict_view`).
+PENDING = "pending"
 
 
 def uncertainty_zone(score: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -104,30 +107,45 @@ def verdict_view(
     counterfactual: Any,
     lang: Lang,
     key: str,
-) -> None:
+    level: int = 2,
+) -> DeltaGenerator | None:
     """The decision first: accept, refuse or to review, and why; what would change a refusal.
 
     ``explanation`` and ``counterfactual`` may be an answer, an :class:`ApiError` (said in
-    words in their place) or None (not shown).
+    words in their place) or None (not shown); ``counterfactual`` may also be
+    :data:`PENDING`: its place is kept with a waiting note, and returned, for the page to
+    fill with :func:`counterfactual_view` once the answer is there (the decision and its
+    reasons do not wait for it). ``level``: the decision's heading level, one below the
+    heading it sits under (WCAG 1.3.1: headings in order).
     """
     kind = charts.verdict(score)
-    needed = counterfactual is not None and (
-        isinstance(counterfactual, ApiError) or bool(counterfactual.get("needed"))
+    pending = isinstance(counterfactual, str) and counterfactual == PENDING
+    needed = pending or (
+        counterfactual is not None
+        and (isinstance(counterfactual, ApiError) or bool(counterfactual.get("needed")))
     )
+    slot: DeltaGenerator | None = None
     with st.container(border=True, key=f"verdict-{kind}-{key}"):
         if needed:
             main_column, side = st.columns([3, 2], gap="large")
         else:
             main_column, side = st.container(), None
         with main_column:
-            st.markdown(f"### {ICONS[kind]} {t(kind, lang)}")
+            st.markdown(f"{'#' * level} {ICONS[kind]} {t(kind, lang)}")
             st.markdown(verdict_sentence(score, lang))
             if kind == "borderline":
                 st.markdown(t("band_reason", lang))
             reasons_view(score, explanation, lang)
         if side is not None:
             with side:
-                counterfactual_view(counterfactual, lang)
+                if pending:
+                    slot = st.empty()
+                    with slot.container():
+                        st.markdown(f"**:material/lightbulb: {t('cf_title', lang)}**")
+                        st.markdown(f":material/hourglass_top: {t('loading_cf', lang)}")
+                else:
+                    counterfactual_view(counterfactual, lang)
+    return slot
 
 
 def score_view(score: Mapping[str, Any], lang: Lang, key: str) -> None:
@@ -158,7 +176,7 @@ def cost_note(card: Mapping[str, Any], lang: Lang) -> None:
 
 def score_panel(score: Mapping[str, Any], lang: Lang, key: str) -> None:
     """The score in detail, and why the threshold is where it is."""
-    st.subheader(f":material/speed: {t('score_title', lang)}")
+    st.header(f":material/speed: {t('score_title', lang)}")
     score_view(score, lang, key=key)
     card = guarded(lang, api.model_card, lang)
     if card:

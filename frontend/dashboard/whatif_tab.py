@@ -113,12 +113,14 @@ def whatif_panel(
                 if result is not None:
                     results[client_id] = result
     version = versions.get(client_id, 0)
-    with st.form(f"whatif-{client_id}"):
+    problems: list[str] = []
+    with st.form(f"whatif-{client_id}", enter_to_submit=False):
         edited = forms.application_form(
             forms.WHATIF_FIELDS,
             bases.get(client_id, original),
             key=f"whatif-{client_id}-{version}",
             lang=lang,
+            problems=problems,
         )
         run = st.form_submit_button(t("whatif_run", lang), type="primary")
     if st.button(t("whatif_reset", lang), key=f"whatif-reset-{client_id}"):
@@ -126,7 +128,9 @@ def whatif_panel(
         bases.pop(client_id, None)
         results.pop(client_id, None)
         st.rerun()
-    if run:
+    if run and problems:
+        st.warning(t("fix_fields", lang, fields=", ".join(problems)), icon=WARN)
+    elif run:
         results.pop(client_id, None)
         outcome = simulate(edited, lang)
         if outcome is not None:
@@ -152,6 +156,6 @@ def whatif_panel(
             after=percent(after, lang),
         )
     )
-    verdict_view(result["score"], None, None, lang, key=f"whatif-{client_id}")
+    verdict_view(result["score"], None, None, lang, key=f"whatif-{client_id}", level=4)
     score_view(result["score"], lang, key=f"whatif-{client_id}")
     factor_changes_view(explanation, explained(result, lang), lang, key=f"whatif-{client_id}")

@@ -15,6 +15,7 @@ from dashboard import charts
 from dashboard.api import ApiError
 from dashboard.i18n import Lang, percent, signed_points, t
 from dashboard.panels import WARN, error_message, note, show_chart
+from dashboard.widgets import KEPT
 
 #: Features listed one by one in an explanation (the experts' table); factors are all there.
 EXPLANATION_TOP = 15
@@ -68,6 +69,7 @@ def why_panel(client_id: int, explanation: Any, lang: Lang) -> None:
             n_factors,
             min(FACTORS_SHOWN, n_factors),
             key=f"why-top-{client_id}",
+            persist_state=KEPT,
         )
     factors_view(explanation, lang, str(client_id), shown)
     note(t("why_method", lang, base=percent(float(explanation["base_probability"]), lang)))

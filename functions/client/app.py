@@ -39,15 +39,18 @@ from creditscore_common.version import ONNX_FILE, PROFILES_FILE
 MODEL_FILES = (ONNX_FILE, PROFILES_FILE)
 
 router = APIRouter(tags=["clients"])
-ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
+ClientId = Path(ge=0, le=2**63 - 1, description="SK_ID_CURR of a new client")
 
 
 @router.get("/clients", response_model=clients.ClientPage)
 def list_clients(
-    _: AdvisorDep, store: StoreDep, query: Annotated[clients.ClientListQuery, Query()]
+    _: AdvisorDep,
+    store: StoreDep,
+    models: ModelsDep,
+    query: Annotated[clients.ClientListQuery, Query()],
 ) -> clients.ClientPage:
-    """A page of new clients, optionally searched (`q`); follow `next_cursor` for more."""
-    return clients.client_page(store, query)
+    """A page of new clients, optionally searched (`q`), scored and filtered (the worklist)."""
+    return clients.client_page(store, query, models)
 
 
 @router.get("/clients/{client_id}", response_model=clients.ClientDetails)

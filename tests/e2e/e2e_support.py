@@ -145,3 +145,47 @@ class Api:
     url: str
     token: str
     server: Server
+
+
+#: axe-core, the accessibility engine the browser tests run on every page: a pinned release
+#: from the npm registry, checked against the registry's own sha512 integrity for it
+#: (`npm view axe-core@4.10.3 dist.integrity`), cached under build/ (no Node needed).
+AXE_VERSION = "4.10.3"
+AXE_TARBALL = f"https://registry.npmjs.org/axe-core/-/axe-core-{AXE_VERSION}.tgz"
+AXE_INTEGRITY = (
+    "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/"
+    "PbZhideTcEg=="
+)
+AXE_CACHE = REPO / "build" / "axe-core"
+
+
+def _integrity(data: bytes) -> str:
+    import base64
+    import hashlib
+
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def axe_source(timeout: float = 60.0) -> str:
+    """axe.min.js of :data:`AXE_VERSION`: downloaded once, verified every time, then cached."""
+    import io
+    import tarfile
+
+    tarball = AXE_CACHE / f"axe-core-{AXE_VERSION}.tgz"
+    if not tarball.is_file():
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(AXE_TARBALL, timeout=timeout) as answer:
+            data = bytes(answer.read())
+        if _integrity(data) != AXE_INTEGRITY:
+            pytest.fail(f"{AXE_TARBALL} does not match its pinned sha512 integrity")
+        partial = tarball.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.replace(tarball)
+    data = tarball.read_bytes()
+    if _integrity(data) != AXE_INTEGRITY:
+        pytest.fail(f"{tarball} does not match the pinned sha512 integrity: delete it")
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        member = archive.extractfile("package/axe.min.js")
+        if member is None:
+            pytest.fail(f"{AXE_TARBALL} holds no package/axe.min.js")
+        return member.read().decode("utf-8")

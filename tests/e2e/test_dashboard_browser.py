@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import HOST, START_TIMEOUT, Api, Server, free_port, http_get, save_artifact
+from e2e_support import (
+    AXE_VERSION,
+    HOST,
+    START_TIMEOUT,
+    Api,
+    Server,
+    axe_source,
+    free_port,
+    http_get,
+    save_artifact,
+)
 
 from training.data import NEW_CLIENTS_FILE, load_applications
 
@@ -93,6 +103,11 @@ def wait_for(driver: Any, ready: Callable[[str], bool], what: str) -> str:
     if idle_polls < 2:
         pytest.fail(f"the dashboard was still running after {PAGE_TIMEOUT:.0f} s")
     return page_text(driver)
+
+
+def shows(words: str) -> Callable[[str], bool]:
+    """A ``ready`` for :func:`wait_for`: the page's text has ``words``."""
+    return lambda text: words in text
 
 
 def word_in(word: str, text: str) -> bool:
@@ -184,9 +199,9 @@ def test_a_client_file_shows_score_decision_and_explanation(
         "the summary card is not after the decision"
     )
 
-    # WCAG 1.4.4: at 200 % zoom of a 1280-pixel screen (640 CSS pixels), the file still reads
-    # in one column: no horizontal scrolling, the sidebar folded away, the decision in words.
-    browser.set_window_size(640, 2000)
+    # WCAG 1.4.4: at 200 % zoom the file still reads in one or two columns: no horizontal
+    # scrolling, the sidebar folded away, the decision in words (see zoom()).
+    zoom(browser, 2.0)
     browser.get(f"{dashboard.url}/?client={client_id}")
     wait_for(browser, ready, f"client {client_id}'s file at 200 % zoom")
     overflow = browser.execute_script(
@@ -200,6 +215,291 @@ def test_a_client_file_shows_score_decision_and_explanation(
     assert overflow is not None and overflow <= 1, f"{overflow} px of horizontal scrolling"
     assert sidebar in (None, "false"), "the sidebar covers the file at 200 % zoom"
     assert word_in(expected_word, page_text(browser))
+
+
+# ----------------------------------------------------------------------------- accessibility
+
+#: How 200 % (and 400 %) zoom is emulated. Zooming a 1366 x 900 window to 200 % lays the page
+#: out in a viewport of 683 x 450 CSS pixels, two device pixels each: the CSS width is what
+#: makes a layout reflow (media queries, flex wrapping), so that is what is emulated, through
+#: Chrome DevTools' Emulation.setDeviceMetricsOverride. Only raising deviceScaleFactor on the
+#: 1366-pixel window would sharpen the pixels without any reflow; `body.style.zoom` is not
+#: seen by media queries.
+LAPTOP = (1366, 900)
+
+
+def zoom(driver: Any, factor: float) -> None:
+    """Emulate the browser's zoom ``factor`` on a 1366 x 900 laptop screen."""
+    width, height = (round(side / factor) for side in LAPTOP)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": factor, "mobile": False},
+    )
+
+
+#: Headings of the main area in document order (the sidebar's has its own landmark).
+HEADINGS_JS = """
+return [...document.querySelectorAll('[data-testid="stMain"] h1, [data-testid="stMain"] h2,'
+    + '[data-testid="stMain"] h3, [data-testid="stMain"] h4, [data-testid="stMain"] h5,'
+    + '[data-testid="stMain"] h6')]
+    .filter(h => h.innerText.trim())
+    .map(h => [Number(h.tagName[1]), h.innerText.trim().slice(0, 60)]);
+"""
+#: The summary card's sections at the current width: how many share the first row, and any
+#: text whose box is wider than its section (a clipped label).
+CARD_LAYOUT_JS = """
+const card = document.querySelector('.st-key-summary-card');
+if (!card) return null;
+const columns = [...card.querySelectorAll('[data-testid="stColumn"]')];
+const tops = columns.map(c => Math.round(c.getBoundingClientRect().top));
+const clipped = [...card.querySelectorAll('p, li, strong')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1 ||
+                 e.getBoundingClientRect().right > card.getBoundingClientRect().right + 1)
+    .map(e => e.innerText.slice(0, 60));
+return {columns: columns.length, first_row: tops.filter(t => t === tops[0]).length, clipped};
+"""
+#: Texts of a plotly chart (annotations, ticks) that stick out of the chart's own box.
+CHART_CLIPPED_JS = """
+const out = [];
+for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    const box = chart.getBoundingClientRect();
+    if (!box.width) continue;
+    for (const text of chart.querySelectorAll('.annotation-text, .xtick text, .ytick text,'
+                                              + ' .angular text, g.tick text')) {
+        const r = text.getBoundingClientRect();
+        if (!r.width) continue;
+        if (r.left < box.left - 1 || r.right > box.right + 1)
+            out.push(text.textContent.slice(0, 60));
+    }
+}
+return out;
+"""
+AXE_RUN_JS = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+    .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
+        targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))))
+    .catch(e => done({error: String(e)}));
+"""
+#: Pages of the dashboard, as an advisor reaches them: (name, query string, ready words).
+PAGES = (
+    ("client", "?client={client_id}", ("Probabilité de défaut", "Pourquoi ce score")),
+    ("new", "?view=new", ("Nouveau demandeur", "Calculer le score")),
+    ("model", "?view=model", ("Le modèle de scoring", "Fiche du modèle")),
+)
+
+
+def run_axe(driver: Any, source: str) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now."""
+    driver.set_script_timeout(60)
+    driver.execute_script(source)
+    found = driver.execute_async_script(AXE_RUN_JS)
+    if isinstance(found, dict):
+        pytest.fail(f"axe-core failed: {found}")
+    return list(found)
+
+
+def heading_skips(levels: list[list[Any]]) -> list[str]:
+    """Headings that skip a level (an h3 right after an h1), or a first heading not h1."""
+    skips = []
+    previous = 0
+    for level, text in levels:
+        if level > previous + 1:
+            skips.append(f"h{level} {text!r} after h{previous}")
+        previous = level
+    return skips
+
+
+def test_every_page_passes_axe_headings_and_200_percent_zoom(
+    api: Api,
+    start_dashboard: Callable[[str, str], Server],
+    browser: Any,
+    client_id: int,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """axe-core: 0 serious or critical violations a page; headings in order; at 200 % the card
+    reflows to one or two columns and no label is clipped; at 400 % the explanation's labels
+    stay inside the chart."""
+    source = axe_source()
+    dashboard = start_dashboard(api.url, api.token)
+    browser.set_window_size(*LAPTOP)
+    results: dict[str, dict[str, Any]] = {}
+    for name, query, words in PAGES:
+        browser.get(f"{dashboard.url}/{query.format(client_id=client_id)}")
+
+        def shown(text: str, expected: tuple[str, ...] = words) -> bool:
+            return all(word in text for word in expected)
+
+        wait_for(browser, shown, f"the {name} page")
+        time.sleep(1.0)  # charts finish drawing after the script stops
+        violations = run_axe(browser, source)
+        by_impact: dict[str, int] = {}
+        for violation in violations:
+            by_impact[str(violation["impact"])] = by_impact.get(str(violation["impact"]), 0) + 1
+        levels = browser.execute_script(HEADINGS_JS)
+        results[name] = {"by_impact": by_impact, "violations": violations, "headings": levels}
+        log.info("axe-core %s on %s: %s", AXE_VERSION, name, by_impact)
+    save_artifact("axe-results.json", json.dumps(results, indent=1, ensure_ascii=False))
+    record_property("axe_by_page", {name: r["by_impact"] for name, r in results.items()})
+    for name, result in results.items():
+        grave = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert not grave, f"axe-core on the {name} page: {grave}"
+        assert result["headings"] and result["headings"][0][0] == 1, result["headings"]
+        assert not heading_skips(result["headings"]), f"{name}: {heading_skips(result['headings'])}"
+
+    zoom(browser, 2.0)
+    browser.get(f"{dashboard.url}/?client={client_id}")
+    wait_for(browser, lambda text: all(x in text for x in PAGES[0][2]), "the file at 200 %")
+    time.sleep(1.0)
+    keep_screenshot(browser, "dashboard-zoom200-card.png", record_property)
+    card = browser.execute_script(CARD_LAYOUT_JS)
+    record_property("card_at_200", card)
+    assert card is not None and card["columns"] >= 4, card
+    assert 1 <= card["first_row"] <= 2, f"the card keeps {card['first_row']} columns at 200 %"
+    assert not card["clipped"], f"clipped in the card at 200 %: {card['clipped']}"
+    clipped = browser.execute_script(CHART_CLIPPED_JS)
+    assert not clipped, f"chart texts cut at 200 %: {clipped}"
+
+    zoom(browser, 4.0)
+    browser.get(f"{dashboard.url}/?client={client_id}")
+    wait_for(browser, lambda text: all(x in text for x in PAGES[0][2]), "the file at 400 %")
+    time.sleep(1.0)
+    keep_screenshot(browser, "dashboard-zoom400.png", record_property)
+    clipped = browser.execute_script(CHART_CLIPPED_JS)
+    assert not clipped, f"chart texts cut at 400 %: {clipped}"
+
+
+#: Widget texts (labels, shown choices, buttons) of the main area and the sidebar.
+WIDGET_TEXT_JS = r"""
+const picks = [...document.querySelectorAll(
+    '[data-testid="stWidgetLabel"], [data-baseweb="select"], [data-testid="stRadio"] label,'
+    + ' button, [data-testid="stTab"], input[type="text"], textarea, summary')];
+return picks.map(e => (e.value !== undefined && e.tagName === 'INPUT' ? e.value :
+                      e.placeholder && !e.innerText ? e.placeholder : e.innerText) || '')
+    .map(t => t.replace(/\s+/g, ' ').trim()).filter(t => t);
+"""
+
+
+def test_the_english_switch_leaves_no_french_in_widgets(
+    api: Api,
+    start_dashboard: Callable[[str, str], Server],
+    browser: Any,
+    client_id: int,
+    record_property: Callable[[str, object], None],
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "frontend"))
+    from creditscore_common.labels import level_labels
+    from dashboard import i18n
+
+    french_only = {
+        i18n.t(key, "fr") for key in i18n.text_keys() if i18n.t(key, "fr") != i18n.t(key, "en")
+    } | {
+        fr
+        for column in level_labels().values()
+        for fr, en in column.values()
+        if fr.lower() != en.lower()
+    }
+    dashboard = start_dashboard(api.url, api.token)
+    browser.set_window_size(*LAPTOP)
+    browser.get(f"{dashboard.url}/?client={client_id}")
+    wait_for(browser, lambda text: "Pourquoi ce score" in text, "the client file in French")
+    english = browser.find_element(
+        "xpath", "//*[@data-testid='stSidebar']//label[.//p[normalize-space()='English']]"
+    )
+    english.click()
+    text = wait_for(browser, lambda text: "Why this score" in text, "the file in English")
+    keep_screenshot(browser, "dashboard-english.png", record_property)
+    widgets = list(browser.execute_script(WIDGET_TEXT_JS))
+    # The finder and the other tabs load only when opened: open each, and read its widgets.
+    browser.find_element("css selector", f".st-key-finder-{client_id} summary").click()
+    wait_for(browser, lambda text: "Clients to work through" in text, "the finder in English")
+    widgets += browser.execute_script(WIDGET_TEXT_JS)
+    for tab_title, shown in (
+        ("Compare", i18n.t("compare_features", "en")),
+        ("What if", i18n.t("whatif_run", "en")),
+        ("Advisor", i18n.t("decide_submit", "en")),
+    ):
+        tab = browser.find_element(
+            "xpath", f"//*[@data-testid='stTab'][contains(normalize-space(), '{tab_title}')]"
+        )
+        tab.click()
+        wait_for(browser, shows(shown), f"the {tab_title!r} tab")
+        widgets += browser.execute_script(WIDGET_TEXT_JS)
+    # the language switch names itself in both languages on purpose
+    normalised = [re.sub(r"[\s\u00a0\u202f]+", " ", w) for w in widgets if w != "Langue · Language"]
+    french_words = {re.sub(r"[\s\u00a0\u202f]+", " ", w) for w in french_only if len(w) > 3}
+    left = sorted({w for w in normalised for f in french_words if f == w or f in w.split(" · ")})
+    assert widgets, "no widget found"
+    assert not left, f"French left in widgets after the English switch: {left}"
+    assert "Tous" not in normalised and "marié(e)" not in " ".join(normalised)
+    assert "Français" in text  # the language switch itself names each language in its own
+
+
+#: The worklist's rows: each client's number (from its "Ouvrir" button's key) and line.
+WORKLIST_ROWS_JS = """
+return [...document.querySelectorAll('[class*="st-key-wl-open-"]')].map(cell => {
+  const key = [...cell.classList].find(c => c.startsWith('st-key-wl-open-'));
+  const row = cell.closest('[data-testid="stHorizontalBlock"]');
+  return {id: key.slice('st-key-wl-open-'.length), text: row ? row.innerText : ''};
+});
+"""
+#: The decision banner of client arguments[0] (its verdict box is keyed "...-client-<id>").
+BANNER_OF_JS = """
+const suffix = '-client-' + arguments[0];
+const box = [...document.querySelectorAll('.st-key-decision-banner [class*="st-key-verdict-"]')]
+    .find(e => [...e.classList].some(c => c.startsWith('st-key-verdict-') && c.endsWith(suffix)));
+return box ? box.innerText : null;
+"""
+
+
+def test_the_worklist_lists_new_clients_and_opens_a_file_in_place(
+    api: Api,
+    start_dashboard: Callable[[str, str], Server],
+    browser: Any,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """The landing page lists clients to decide with their score; "Ouvrir" opens one in place."""
+    status, body = http_get(f"{api.url}/clients?with_score=true&pending=true&limit=20", api.token)
+    assert status == 200, f"the API's worklist: {status} {body!r}"
+    expected = [int(row["client_id"]) for row in json.loads(body)["clients"]]
+    assert expected, "the API lists no client to decide"
+    dashboard = start_dashboard(api.url, api.token)
+    browser.set_window_size(*SCREEN)
+    browser.get(dashboard.url)
+    wait_for(
+        browser,
+        lambda text: "Clients à traiter" in text and bool(browser.execute_script(WORKLIST_ROWS_JS)),
+        "the worklist",
+    )
+    rows = browser.execute_script(WORKLIST_ROWS_JS)
+    keep_screenshot(browser, "dashboard-worklist.png", record_property)
+    assert [int(row["id"]) for row in rows] == expected, "the page's rows are not the API's"
+    for row in rows:  # each line: what the client declared and what the score says
+        line = re.sub(r"[\s\u00a0\u202f]+", " ", row["text"])
+        assert "revenu" in line and "€" in line, f"row of client {row['id']}: {line!r}"
+        assert any(words in line for words in ("Accord", "Refus", "À examiner", "Pas de score")), (
+            f"row of client {row['id']} does not say what its score says: {line!r}"
+        )
+    assert not error_elements(browser), f"errors on the page: {error_elements(browser)}"
+
+    chosen = int(rows[-1]["id"])
+    browser.execute_script("window.stillTheSamePage = true")  # gone if the page reloads
+    browser.find_element("css selector", f".st-key-wl-open-{chosen} button").click()
+    text = wait_for(
+        browser,
+        lambda text: (
+            f"Client {chosen}" in text
+            and PROBABILITY_LABEL in str(browser.execute_script(BANNER_OF_JS, str(chosen)) or "")
+        ),
+        f"client {chosen}'s file opened from the worklist",
+    )
+    keep_screenshot(browser, f"dashboard-worklist-opened-{chosen}.png", record_property)
+    assert browser.execute_script("return window.stillTheSamePage === true"), "the page reloaded"
+    assert f"client={chosen}" in browser.current_url  # the link follows the file
+    assert not error_elements(browser), f"errors on the page: {error_elements(browser)}"
+    assert "Traceback" not in text
 
 
 def test_an_unreachable_api_is_explained_without_a_traceback(

@@ -9,6 +9,8 @@ the client function both read it, so an advisor sees the same wording everywhere
 - Domain features (ratios, external score aggregates) and the ``DAYS_EMPLOYED_ANOMALY`` flag:
   labels and descriptions written here, next to nothing else that could disagree.
 - One-hot level features: "<column label> : <level>" built from :meth:`FeatureSpec.feature_origin`.
+- Category levels: ``resources/level_labels.json``, French and English words for every level of
+  every category column (the API's answers and the dashboard both read them from here).
 
 Values are shown in units an advisor reads at a glance: ages and durations in years, amounts
 with thousands separators (the data does not say which currency), ratios as percentages,
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -39,6 +43,8 @@ Lang = Literal["fr", "en"]
 LANGUAGES: Final[tuple[Lang, ...]] = ("fr", "en")
 DEFAULT_LANG: Final[Lang] = "fr"
 DICTIONARY_FILE: Final = "resources/HomeCredit_columns_description.csv"
+#: French and English words of every category level, by column.
+LEVELS_FILE: Final = "resources/level_labels.json"
 
 
 @dataclass(frozen=True)
@@ -120,11 +126,11 @@ _COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "EXT_SOURCE_1": ("Score externe 1", "External score 1"),
     "EXT_SOURCE_2": ("Score externe 2", "External score 2"),
     "EXT_SOURCE_3": ("Score externe 3", "External score 3"),
-    "FONDKAPREMONT_MODE": ("Immeuble : fonds de travaux", "Building: repair fund"),
-    "HOUSETYPE_MODE": ("Immeuble : type d'habitat", "Building: type of housing"),
-    "TOTALAREA_MODE": ("Immeuble : surface totale (mode)", "Building: total area (mode)"),
-    "WALLSMATERIAL_MODE": ("Immeuble : matériau des murs", "Building: wall material"),
-    "EMERGENCYSTATE_MODE": ("Immeuble : état d'urgence", "Building: emergency state"),
+    "FONDKAPREMONT_MODE": ("Immeuble\u00a0: fonds de travaux", "Building: repair fund"),
+    "HOUSETYPE_MODE": ("Immeuble\u00a0: type d'habitat", "Building: type of housing"),
+    "TOTALAREA_MODE": ("Immeuble\u00a0: surface totale (mode)", "Building: total area (mode)"),
+    "WALLSMATERIAL_MODE": ("Immeuble\u00a0: matériau des murs", "Building: wall material"),
+    "EMERGENCYSTATE_MODE": ("Immeuble\u00a0: état d'urgence", "Building: emergency state"),
     "OBS_30_CNT_SOCIAL_CIRCLE": (
         "Entourage suivi (retard de 30 jours)",
         "Social circle observed (30 days past due)",
@@ -193,7 +199,7 @@ _BUILDING_STATISTICS: dict[str, tuple[str, str]] = {
 for _measure, (_fr, _en) in _BUILDING_MEASURES.items():
     for _suffix, (_stat_fr, _stat_en) in _BUILDING_STATISTICS.items():
         _COLUMN_LABELS[f"{_measure}_{_suffix}"] = (
-            f"Immeuble : {_fr} ({_stat_fr})",
+            f"Immeuble\u00a0: {_fr} ({_stat_fr})",
             f"Building: {_en} ({_stat_en})",
         )
 for _number in range(2, 22):
@@ -267,86 +273,6 @@ _DERIVED_LABELS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-#: Levels that are codes rather than words; every other level is shown as the data spells it.
-_LEVEL_WORDS: dict[str, tuple[str, str]] = {
-    "Y": ("oui", "yes"),
-    "N": ("non", "no"),
-    "Yes": ("oui", "yes"),
-    "No": ("non", "no"),
-    "F": ("femme", "female"),
-    "M": ("homme", "male"),
-    "XNA": ("non applicable", "not applicable"),
-    "MONDAY": ("lundi", "Monday"),
-    "TUESDAY": ("mardi", "Tuesday"),
-    "WEDNESDAY": ("mercredi", "Wednesday"),
-    "THURSDAY": ("jeudi", "Thursday"),
-    "FRIDAY": ("vendredi", "Friday"),
-    "SATURDAY": ("samedi", "Saturday"),
-    "SUNDAY": ("dimanche", "Sunday"),
-}
-#: French words for the levels advisors read most; English keeps the data's own words.
-_FRENCH_LEVELS: dict[str, str] = {
-    # NAME_CONTRACT_TYPE
-    "Cash loans": "prêt personnel",
-    "Revolving loans": "crédit renouvelable",
-    # NAME_INCOME_TYPE
-    "Working": "salarié",
-    "Commercial associate": "associé commercial",
-    "Pensioner": "retraité",
-    "State servant": "fonctionnaire",
-    "Unemployed": "sans emploi",
-    "Student": "étudiant",
-    "Businessman": "chef d'entreprise",
-    "Maternity leave": "congé maternité",
-    # NAME_EDUCATION_TYPE
-    "Secondary / secondary special": "secondaire",
-    "Higher education": "supérieur",
-    "Incomplete higher": "supérieur inachevé",
-    "Lower secondary": "premier cycle du secondaire",
-    "Academic degree": "diplôme universitaire",
-    # NAME_FAMILY_STATUS
-    "Married": "marié(e)",
-    "Single / not married": "célibataire",
-    "Civil marriage": "union civile",
-    "Separated": "séparé(e)",
-    "Widow": "veuf ou veuve",
-    # NAME_HOUSING_TYPE
-    "House / apartment": "maison ou appartement",
-    "With parents": "chez ses parents",
-    "Municipal apartment": "logement municipal",
-    "Rented apartment": "location",
-    "Office apartment": "logement de fonction",
-    "Co-op apartment": "logement coopératif",
-    # NAME_TYPE_SUITE
-    "Unaccompanied": "seul(e)",
-    "Family": "famille",
-    "Spouse, partner": "conjoint(e)",
-    "Children": "enfants",
-    "Other_A": "autre (A)",
-    "Other_B": "autre (B)",
-    "Group of people": "groupe",
-    # OCCUPATION_TYPE
-    "Laborers": "ouvriers",
-    "Sales staff": "vente",
-    "Core staff": "personnel qualifié",
-    "Managers": "cadres",
-    "Drivers": "chauffeurs",
-    "High skill tech staff": "techniciens qualifiés",
-    "Accountants": "comptables",
-    "Medicine staff": "personnel médical",
-    "Security staff": "sécurité",
-    "Cooking staff": "cuisine",
-    "Cleaning staff": "nettoyage",
-    "Private service staff": "services à la personne",
-    "Low-skill Laborers": "ouvriers non qualifiés",
-    "Secretaries": "secrétariat",
-    "Waiters/barmen staff": "service en salle",
-    "Realty agents": "agents immobiliers",
-    "IT staff": "informatique",
-    "HR staff": "ressources humaines",
-}
-_LEVEL_WORDS.update({level: (fr, level) for level, fr in _FRENCH_LEVELS.items()})
-
 _WORDS: dict[str, tuple[str, str]] = {
     "missing": ("non renseigné", "not provided"),
     "yes": ("oui", "yes"),
@@ -391,17 +317,59 @@ def column_label(column: str) -> Label:
     return Label(fr, en, dictionary_descriptions().get(column, ""))
 
 
-def level_text(level: str, lang: Lang) -> str:
-    """A category level as shown to people: coded levels translated, others verbatim."""
-    words = _LEVEL_WORDS.get(level)
+@lru_cache(maxsize=1)
+def level_labels() -> dict[str, dict[str, tuple[str, str]]]:
+    """Column -> raw level -> (French, English), from :data:`LEVELS_FILE`.
+
+    Every category level of the reference schema has its words there (a test checks it), and
+    so do the few levels the real files hold beyond it.
+    """
+    raw = json.loads(resources.files(__package__).joinpath(LEVELS_FILE).read_text("utf-8"))
+    return {
+        column: {level: (words["fr"], words["en"]) for level, words in levels.items()}
+        for column, levels in raw["columns"].items()
+    }
+
+
+@lru_cache(maxsize=1)
+def _words_by_level() -> dict[str, tuple[str, str]]:
+    # A raw level reads the same in every column it appears in (XNA, Y/N): one lookup table.
+    return {level: words for levels in level_labels().values() for level, words in levels.items()}
+
+
+def level_text(level: str, lang: Lang, column: str | None = None) -> str:
+    """A category level as shown to people in ``lang``; an unknown level as the data spells it."""
+    words = level_labels().get(column or "", {}).get(level) or _words_by_level().get(level)
     if words is None:
         return level
     return words[0] if lang == "fr" else words[1]
 
 
+def fold(text: str) -> str:
+    """``text`` lower-cased, without accents: how searches compare words ("Salarié", "salarie")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def levels_matching(word: str, columns: Iterable[str]) -> set[str]:
+    """The raw levels of ``columns`` that ``word`` is part of, in the data or in either language.
+
+    Case and accents are ignored: "salarie" and "Salarié" find ``Working`` ("salarié"),
+    "working" finds it too.
+    """
+    needle = fold(word)
+    found: set[str] = set()
+    for column in columns:
+        for level, (fr, en) in level_labels().get(column, {}).items():
+            if any(needle in fold(text) for text in (level, fr, en)):
+                found.add(level)
+    return found
+
+
 def _separator(lang: Lang) -> str:
-    # French typography puts a space before the colon.
-    return " : " if lang == "fr" else ": "
+    # French typography puts a space before the colon: a no-break one, so that the colon
+    # never starts a line on its own.
+    return "\u00a0: " if lang == "fr" else ": "
 
 
 def feature_label(feature: str, origin: Mapping[str, str]) -> Label:
@@ -414,8 +382,8 @@ def feature_label(feature: str, origin: Mapping[str, str]) -> Label:
     if kind == "level":
         level = origin["level"]
         return Label(
-            f"{column.fr}{_separator('fr')}{level_text(level, 'fr')}",
-            f"{column.en}{_separator('en')}{level_text(level, 'en')}",
+            f"{column.fr}{_separator('fr')}{level_text(level, 'fr', origin['column'])}",
+            f"{column.en}{_separator('en')}{level_text(level, 'en', origin['column'])}",
             f"{column.description} (1 when the value is {level!r})".strip(),
         )
     return column
@@ -530,7 +498,7 @@ def format_value(column: str, value: Any, lang: Lang) -> str:
     schema = load_schema().by_name
     kind = schema[column].kind if column in schema else None
     if kind == "categorical" or isinstance(value, str):
-        return level_text(str(value), lang)
+        return level_text(str(value), lang, column)
     number = float(value)
     if column == "DAYS_BIRTH":
         age = math.floor(_years(number))
@@ -576,6 +544,17 @@ def format_derived_value(feature: str, value: Any, lang: Lang) -> str:
         return _count(number, lang)
     if feature in EXT_SOURCE_FEATURES:
         return format_number(number, 2, lang)
+    if feature in TIMES_RATIOS:  # "4,5 fois le revenu annuel", not "446 %"
+        fr, en = TIMES_RATIOS[feature]
+        return f"{format_number(number, 1, lang)}\u00a0{fr if lang == 'fr' else en}"
     if feature in RATIO_FEATURES:
         return format_percent(number, lang)
     raise KeyError(f"{feature} is not a derived feature")
+
+
+#: Ratios read as a number of times something (the dashboard writes its axes the same way);
+#: the other ratios are shares, in percent.
+TIMES_RATIOS: Final[dict[str, tuple[str, str]]] = {
+    "CREDIT_INCOME_RATIO": ("fois le revenu annuel", "times the annual income"),
+    "CREDIT_GOODS_RATIO": ("fois le prix du bien", "times the price of the goods"),
+}

@@ -141,7 +141,7 @@ def summary(probability: float, threshold: float, refused: bool, band: Band, lan
         verdict = "crédit refusé" if refused else "crédit accordé"
         if band == "borderline":
             verdict = f"dossier à examiner, trop proche du seuil pour trancher ({verdict} au score)"
-        return f"Probabilité de défaut {p} pour un seuil de {t} : {verdict}."
+        return f"Probabilité de défaut {p} pour un seuil de {t}\u00a0: {verdict}."
     verdict = "loan refused" if refused else "loan granted"
     if band == "borderline":
         verdict = f"to be examined, too close to the threshold to decide ({verdict} on the score)"
@@ -158,9 +158,9 @@ EXPLANATION_METHOD: Final = (
 _INTENDED_USE: Final[dict[Lang, list[str]]] = {
     "fr": [
         "Aide à la décision pour les conseillers clientèle de Prêt à dépenser qui instruisent "
-        "une demande de crédit à la consommation : probabilité de défaut, décision suggérée "
+        "une demande de crédit à la consommation\u00a0: probabilité de défaut, décision suggérée "
         "et ses raisons.",
-        "Le conseiller décide : chaque refus, et chaque dossier proche du seuil, demande une "
+        "Le conseiller décide\u00a0: chaque refus, et chaque dossier proche du seuil, demande une "
         "revue humaine avec le client ; le modèle ne décide jamais seul.",
         "Seuil choisi pour un coût d'un défaut accordé {cost_fn} fois celui d'un bon client "
         "refusé ({cost_fn}:{cost_fp}) ; si ces coûts changent, le seuil doit être recalculé.",
@@ -177,24 +177,24 @@ _INTENDED_USE: Final[dict[Lang, list[str]]] = {
 
 _KNOWN_LIMITS: Final[dict[Lang, list[str]]] = {
     "fr": [
-        "Données d'entraînement : la table application de Home Credit (Kaggle) ou des "
+        "Données d'entraînement\u00a0: la table application de Home Credit (Kaggle) ou des "
         "clients synthétiques générés à partir de son schéma ; le modèle n'est validé pour "
         "aucune autre population (autre pays, autre produit, clientèle propre de la banque).",
         "Performances mesurées par validation croisée sur ces mêmes données, sans test "
-        "hors période : elles surestiment probablement la performance en production.",
-        "Dérive : surveiller la distribution des variables (rapport de dérive) et le taux de "
+        "hors période\u00a0: elles surestiment probablement la performance en production.",
+        "Dérive\u00a0: surveiller la distribution des variables (rapport de dérive) et le taux de "
         "défaut observé ; réentraîner quand ils s'écartent de la référence. Les scores "
-        "externes (EXT_SOURCE_*), d'origine inconnue, pèsent le plus : un changement chez "
+        "externes (EXT_SOURCE_*), d'origine inconnue, pèsent le plus\u00a0: un changement chez "
         "leur fournisseur change les décisions sans bruit.",
-        "Équité : le genre (CODE_GENDER) n'est jamais une entrée du modèle ni une raison "
+        "Équité\u00a0: le genre (CODE_GENDER) n'est jamais une entrée du modèle ni une raison "
         "(lu seulement pour mesurer l'équité) ; ce que ce choix coûte est mesuré à "
         "l'entraînement (ablations). L'âge et la situation familiale restent des entrées, et "
         "leurs taux d'accord diffèrent (voir l'équité par groupe de cette fiche, règle des "
-        "quatre cinquièmes) : à examiner avant tout usage réel.",
-        "Probabilités calibrées sur le taux de défaut d'entraînement : un autre taux de "
+        "quatre cinquièmes)\u00a0: à examiner avant tout usage réel.",
+        "Probabilités calibrées sur le taux de défaut d'entraînement\u00a0: un autre taux de "
         "base les décale.",
         "Les effets (TreeSHAP, regroupés par facteur et donnés en points de probabilité) "
-        "décrivent le modèle, pas des causes : "
+        "décrivent le modèle, pas des causes\u00a0: "
         "des variables corrélées se partagent l'effet, et modifier une variable ne garantit "
         "pas l'effet affiché.",
     ],

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from creditscore_common import clients
 from creditscore_common.features import DOMAIN_FEATURES, EMPLOYMENT_ANOMALY_FEATURE, FeatureSpec
 from creditscore_common.labels import (
     LANGUAGES,
@@ -18,10 +19,14 @@ from creditscore_common.labels import (
     format_number,
     format_percent,
     format_value,
+    level_labels,
     level_text,
+    levels_matching,
     raw_column_labels,
 )
 from creditscore_common.reference_schema import load_schema
+from creditscore_common.store.base import SEARCH_FIELDS, matches_search, search_terms
+from creditscore_common.store.local import LocalStore
 from training.train import TrainingResult
 
 NBSP = "\u00a0"
@@ -69,14 +74,14 @@ def test_level_features_read_column_then_level() -> None:
     origin = {"column": "NAME_CONTRACT_TYPE", "kind": "level", "level": "Cash loans"}
     label = feature_label("NAME_CONTRACT_TYPE__Cash_loans", origin)
     assert label == Label(
-        "Type de contrat : prêt personnel",
+        "Type de contrat\u00a0: prêt personnel",  # the colon never wraps alone
         "Contract type: Cash loans",
         "Identification if loan is cash or revolving (1 when the value is 'Cash loans')",
     )
     coded = feature_label(
         "FLAG_OWN_CAR__Y", {"column": "FLAG_OWN_CAR", "kind": "level", "level": "Y"}
     )
-    assert (coded.fr, coded.en) == ("Propriétaire d'une voiture : oui", "Owns a car: yes")
+    assert (coded.fr, coded.en) == ("Propriétaire d'une voiture\u00a0: oui", "Owns a car: yes")
 
 
 @pytest.mark.xdist_group("trained_model")
@@ -93,7 +98,7 @@ def test_every_feature_of_a_trained_model_is_labelled(trained_model: TrainingRes
             assert label == column_label(feature)
         if origin[feature]["kind"] == "level":
             column = column_label(origin[feature]["column"])
-            assert label.fr.startswith(column.fr + " : ")
+            assert label.fr.startswith(column.fr + "\u00a0: ")
             assert label.en.startswith(column.en + ": ")
 
 
@@ -143,9 +148,19 @@ def test_raw_values_in_readable_units(column: str, value: object, fr: str, en: s
 @pytest.mark.parametrize(
     ("feature", "value", "fr", "en"),
     [
-        ("CREDIT_INCOME_RATIO", 3.5, f"350{NBSP}%", "350%"),
+        (
+            "CREDIT_INCOME_RATIO",
+            3.5,
+            f"3,5{NBSP}fois le revenu annuel",
+            f"3.5{NBSP}times the annual income",
+        ),
         ("ANNUITY_INCOME_RATIO", 0.1523, f"15,2{NBSP}%", "15.2%"),
-        ("CREDIT_GOODS_RATIO", 1.0, f"100{NBSP}%", "100%"),
+        (
+            "CREDIT_GOODS_RATIO",
+            1.0,
+            f"1,0{NBSP}fois le prix du bien",
+            f"1.0{NBSP}times the price of the goods",
+        ),
         ("EMPLOYED_AGE_RATIO", 0.05, f"5,0{NBSP}%", "5.0%"),
         ("INCOME_PER_FAMILY_MEMBER", 67500.0, f"67{NNBSP}500", "67,500"),
         ("EXT_SOURCE_MEAN", 0.4567, "0,46", "0.46"),
@@ -165,7 +180,9 @@ def test_number_helpers() -> None:
     assert format_percent(0.0, "en") == "0.0%"
     assert level_text("Cash loans", "fr") == "prêt personnel"
     assert level_text("Cash loans", "en") == "Cash loans"
-    assert level_text("Business Entity Type 3", "fr") == "Business Entity Type 3"  # as given
+    assert level_text("Business Entity Type 3", "fr") == "entreprise (type 3)"
+    assert level_text("Government", "fr") == "administration publique"
+    assert level_text("a level nobody knows", "fr") == "a level nobody knows"  # as given
     with pytest.raises(KeyError):
         format_derived_value("AMT_CREDIT", 1.0, "fr")
 
@@ -186,3 +203,122 @@ def test_every_level_advisors_read_most_has_a_french_word() -> None:
         for level in schema[column].levels:
             assert level_text(level, "fr") != level, (column, level)
             assert level_text(level, "en") == level
+
+
+def test_every_category_level_of_the_reference_schema_has_a_french_label() -> None:
+    """All 135 levels (not only those advisors read most): one file, both languages."""
+    schema = load_schema()
+    levels = [(c.name, level) for c in schema.columns if c.is_categorical for level in c.levels]
+    assert len(levels) == 135
+    words = level_labels()
+    for column, level in levels:
+        assert level in words.get(column, {}), f"{column}={level!r} has no label"
+        fr = level_text(level, "fr", column)
+        assert fr.strip() and fr != level, f"{column}={level!r} is not in French: {fr!r}"
+        assert level_text(level, "en", column).strip()
+    # one raw level reads the same in every column it appears in (a lookup without column)
+    seen: dict[str, tuple[str, str]] = {}
+    for column_words in words.values():
+        for level, pair in column_words.items():
+            assert seen.setdefault(level, pair) == pair, level
+
+
+def test_a_french_word_finds_the_levels_it_names() -> None:
+    assert levels_matching("salarié", SEARCH_FIELDS) == {"Working"}
+    assert levels_matching("SALARIE", SEARCH_FIELDS) == {"Working"}  # case and accents
+    assert levels_matching("working", SEARCH_FIELDS) == {"Working"}
+    assert levels_matching("supérieur", SEARCH_FIELDS) == {"Higher education", "Incomplete higher"}
+    assert levels_matching("zzz", SEARCH_FIELDS) == set()
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("salarié", ["working"]),
+        ("Salarie 1002", ["working 1002"]),
+        ("retraité renouvelable", ["pensioner revolving"]),
+        ("supérieur", ["higher"]),  # two levels, one piece that finds exactly them
+        ("personnel", ["cash", "core", "medicine"]),  # no single piece: one query a level
+        ("pensioner", ["pensioner"]),
+        ("10001", ["10001"]),
+        ("xyz", ["xyz"]),
+        (None, [None]),
+    ],
+)
+def test_search_words_become_the_stores_words(q: str | None, expected: list[str | None]) -> None:
+    assert clients.search_queries(q) == expected
+
+
+def test_every_search_piece_finds_exactly_the_levels_the_word_names() -> None:
+    """Whatever French or English word of a level: the store finds exactly those levels."""
+    universe = {level for f in SEARCH_FIELDS for level in level_labels()[f]}
+    for field in SEARCH_FIELDS:
+        for fr, en in level_labels()[field].values():
+            for word in {*fr.split(), *en.split()}:
+                if len(word) < clients.MIN_TRANSLATED_WORD:  # searched as typed
+                    continue
+                wanted = levels_matching(word, SEARCH_FIELDS)
+                found = {
+                    level
+                    for level in universe
+                    for query in clients.search_queries(word)
+                    if matches_search(
+                        1, {field: level for field in SEARCH_FIELDS}, search_terms(query)
+                    )
+                }
+                assert wanted <= found, (word, wanted - found)
+
+
+SALARIED = {"NAME_INCOME_TYPE": "Working", "NAME_CONTRACT_TYPE": "Cash loans", "DAYS_BIRTH": -12000}
+PENSIONER = {
+    "NAME_INCOME_TYPE": "Pensioner",
+    "NAME_CONTRACT_TYPE": "Revolving loans",
+    "OCCUPATION_TYPE": "Core staff",
+}
+MEDIC = {"NAME_INCOME_TYPE": "State servant", "OCCUPATION_TYPE": "Medicine staff"}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("salarié", [100001, 100003]),
+        ("Working", [100001, 100003]),
+        ("retraité", [100002]),
+        ("salarié 10000", [100001, 100003]),
+        ("personnel", [100001, 100002, 100003, 100004]),  # cash loan, core and medicine staff
+        ("informatique", []),
+    ],
+)
+def test_the_client_list_is_searched_in_french(
+    tmp_path: object, q: str, expected: list[int]
+) -> None:
+    from pathlib import Path
+
+    store = LocalStore(Path(str(tmp_path)) / "store", create=True)
+    store.put_clients(
+        [(100001, SALARIED), (100002, PENSIONER), (100003, SALARIED), (100004, MEDIC)]
+    )
+    page = clients.client_page(store, clients.ClientListQuery(q=q))
+    assert [row.client_id for row in page.clients] == expected
+    assert page.q == q
+    if expected:
+        assert page.next_cursor is None
+
+
+def test_a_search_expanded_into_several_queries_pages_by_id(tmp_path: object) -> None:
+    from pathlib import Path
+
+    store = LocalStore(Path(str(tmp_path)) / "store", create=True)
+    store.put_clients([(100000 + i, SALARIED if i % 2 else MEDIC) for i in range(1, 8)])
+    first = clients.client_page(store, clients.ClientListQuery(q="personnel", limit=3))
+    assert [row.client_id for row in first.clients] == [100001, 100002, 100003]
+    assert first.next_cursor == 100003
+    second = clients.client_page(
+        store, clients.ClientListQuery(q="personnel", limit=3, cursor=first.next_cursor)
+    )
+    assert [row.client_id for row in second.clients] == [100004, 100005, 100006]
+    third = clients.client_page(
+        store, clients.ClientListQuery(q="personnel", limit=3, cursor=second.next_cursor)
+    )
+    assert [row.client_id for row in third.clients] == [100007]
+    assert third.next_cursor is None

@@ -37,10 +37,21 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
 def app(stub: StubServer) -> Callable[..., AppTest]:
     """Run the dashboard: ``app(client=100001, lang="en")`` sets the page's query string."""
 
-    def run(**query: object) -> AppTest:
+    def run(tab: str | None = None, **query: object) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=30)
         for key, value in query.items():
             at.query_params[key] = str(value)
+        if tab is not None:  # the file's tabs load only when opened: open this one first
+            at = open_tab(at, tab, int(str(query["client"])), lang=str(query.get("lang", "fr")))
         return at.run()
 
     return run
+
+
+def open_tab(at: AppTest, name: str, client_id: int, lang: str = "fr") -> AppTest:
+    """Open a tab of the file (``why``, ``compare``, ``whatif``, ``decide``) at the next run."""
+    from dashboard.client_page import tab_label
+
+    chosen = "en" if lang == "en" else "fr"
+    at.session_state[f"file-tab-{client_id}-{chosen}"] = tab_label(name, chosen)
+    return at

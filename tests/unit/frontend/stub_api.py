@@ -24,6 +24,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+# The real API's words and search rule: the level labels (labels.py, the one place they live)
+# and the French search (clients.py) over the store's matching rule (store/base.py).
+from creditscore_common import clients as api_clients
+from creditscore_common import labels as api_labels
+from creditscore_common.reference_schema import load_schema
+from creditscore_common.store.base import matches_search, search_terms
+
 TOKEN = "stub-token"
 VERSION = "stub-model-1"
 THRESHOLD = 0.1
@@ -93,17 +100,8 @@ FEATURES = (
     ("AMT_CREDIT", "Montant du crédit", "Credit amount", "amount"),
     ("AMT_INCOME_TOTAL", "Revenu annuel", "Annual income", "amount"),
 )
-LEVELS = {
-    "NAME_CONTRACT_TYPE": ["Cash loans", "Revolving loans"],
-    "CODE_GENDER": ["F", "M"],
-    "NAME_EDUCATION_TYPE": ["Secondary / secondary special", "Higher education"],
-    "NAME_FAMILY_STATUS": ["Married", "Single / not married", "Widow"],
-    "NAME_INCOME_TYPE": ["Working", "Pensioner", "Commercial associate"],
-    "OCCUPATION_TYPE": ["Laborers", "Core staff"],
-    "NAME_HOUSING_TYPE": ["House / apartment", "With parents"],
-    "FLAG_OWN_REALTY": ["Y", "N"],
-    "FLAG_OWN_CAR": ["N", "Y"],
-}
+#: Every category column of the reference schema and its levels, as GET /inputs gives them.
+LEVELS = {column.name: list(column.levels) for column in load_schema().columns if column.levels}
 NUMBERS = {
     "DAYS_BIRTH": (-43830.0, 0.0, -15750.0),
     "DAYS_EMPLOYED": (None, None, -1213.0),
@@ -127,6 +125,10 @@ NUMBERS = {
 
 def _lang(params: dict[str, str]) -> str:
     return "en" if params.get("lang") == "en" else "fr"
+
+
+def _words_lang(lang: str) -> api_labels.Lang:
+    return "en" if lang == "en" else "fr"
 
 
 def probability_of(application: dict[str, Any]) -> float:
@@ -826,7 +828,11 @@ def inputs(lang: str) -> dict[str, Any]:
                 "median": None,
                 "missing_rate": 0.0,
                 "levels": [
-                    {"value": v, "text": v.lower(), "share": round(1 / len(levels), 4)}
+                    {
+                        "value": v,
+                        "text": api_labels.level_text(v, _words_lang(lang), name),
+                        "share": round(1 / len(levels), 4),
+                    }
                     for v in levels
                 ],
                 "required": False,
@@ -867,17 +873,26 @@ def inputs(lang: str) -> dict[str, Any]:
         {
             "name": "contract_type",
             "label": "Type de contrat",
-            "levels": [{"value": "cash", "text": "Cash loans"}],
+            "levels": [
+                {"value": "cash", "text": api_labels.level_text("Cash loans", _words_lang(lang))}
+            ],
         },
         {
             "name": "income_type",
             "label": "Type de revenu",
-            "levels": [{"value": "working", "text": "Working"}],
+            "levels": [
+                {"value": "working", "text": api_labels.level_text("Working", _words_lang(lang))}
+            ],
         },
         {
             "name": "education",
             "label": "Niveau d'études",
-            "levels": [{"value": "higher", "text": "Higher education"}],
+            "levels": [
+                {
+                    "value": "higher",
+                    "text": api_labels.level_text("Higher education", _words_lang(lang)),
+                }
+            ],
         },
     ]
     return {
@@ -1166,11 +1181,42 @@ class Fault:
 
 
 @dataclass
+class Rendezvous:
+    """Hold the first request to each of ``paths`` until all of them have arrived.
+
+    A page that asks for them one after the other never gets the first answer: its request
+    waits ``patience`` seconds for the others, then gets a 504 (the page shows an error).
+    """
+
+    paths: frozenset[str]
+    patience: float = 1.5
+    waiting: set[str] = field(default_factory=set)
+    barrier: threading.Barrier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.waiting = set(self.paths)
+        self.barrier = threading.Barrier(len(self.paths), timeout=self.patience)
+
+    def meet(self, path: str, lock: threading.Lock) -> bool:
+        """Wait for the others if ``path`` is one of the first requests held (False: alone)."""
+        with lock:
+            if path not in self.waiting:
+                return True
+            self.waiting.discard(path)
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            return False
+        return True
+
+
+@dataclass
 class StubApi:
     """The stub server's state: requests seen, faults, decisions recorded."""
 
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    rendezvous: Rendezvous | None = None
     decisions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     drift_published: bool = True
     group_too_small: bool = False  # what a 422 fault says
@@ -1259,31 +1305,7 @@ class StubApi:
         if path == "/health":
             return 200, {"status": "ok", "model_version": VERSION, "detail": None}
         if path == "/clients":
-            ids = sorted(CLIENTS)
-            q = params.get("q", "")
-            if q:
-                ids = [i for i in ids if str(i).startswith(q)]
-            cursor = int(params["cursor"]) if "cursor" in params else 0
-            ids = [i for i in ids if i > cursor]
-            limit = int(params.get("limit", 20))
-            page = ids[:limit]
-            return 200, {
-                "clients": [
-                    {
-                        "client_id": i,
-                        "contract_type": "Cash loans",
-                        "income_type": "Working",
-                        "gender": CLIENTS[i].get("CODE_GENDER"),
-                        "age_years": 32.9,
-                        "income": CLIENTS[i].get("AMT_INCOME_TOTAL"),
-                        "credit": CLIENTS[i].get("AMT_CREDIT"),
-                    }
-                    for i in page
-                ],
-                "next_cursor": page[-1] if len(ids) > limit else None,
-                "limit": limit,
-                "q": q or None,
-            }
+            return 200, self.client_list(params)
         if path in ("/score", "/explain", "/counterfactual") and method == "POST":
             application = body["application"]
             missing = missing_minimum(application)
@@ -1308,6 +1330,65 @@ class StubApi:
         if len(parts) >= 2 and parts[0] == "clients":
             return self._client_route(method, parts, params, body)
         return 404, {"error": "not_found", "message": f"no route {method} {path}"}
+
+    def client_list(self, params: dict[str, str]) -> dict[str, Any]:
+        """GET /clients: searched as the real API does; scored and filtered for the worklist.
+
+        Unscored clients (100003) carry no score and match no ``verdict``.
+        """
+        q = params.get("q", "")
+        ids = [  # the real API's rule: French words become the raw levels they name
+            i
+            for i in sorted(CLIENTS)
+            if any(
+                matches_search(i, CLIENTS[i], search_terms(query))
+                for query in api_clients.search_queries(q or None)
+            )
+        ]
+        cursor = int(params["cursor"]) if "cursor" in params else 0
+        ids = [i for i in ids if i > cursor]
+        verdict = params.get("verdict")
+        scored = params.get("with_score") == "true" or verdict is not None
+        worklist = scored or params.get("pending") == "true"
+
+        def item(i: int) -> dict[str, Any]:
+            line: dict[str, Any] = {
+                "client_id": i,
+                "contract_type": CLIENTS[i].get("NAME_CONTRACT_TYPE"),
+                "income_type": CLIENTS[i].get("NAME_INCOME_TYPE"),
+                "gender": CLIENTS[i].get("CODE_GENDER"),
+                "age_years": 32.9,
+                "income": CLIENTS[i].get("AMT_INCOME_TOTAL"),
+                "credit": CLIENTS[i].get("AMT_CREDIT"),
+                "probability": None,
+                "decision": None,
+                "band": None,
+                "decided": bool(self.decisions.get(i)) if worklist else None,
+            }
+            if scored and i in SCORED:
+                answer = score(client_probability(i))
+                line |= {k: answer[k] for k in ("probability", "decision", "band")}
+            return line
+
+        def kept(line: dict[str, Any]) -> bool:
+            if params.get("pending") == "true" and line["decided"]:
+                return False
+            if verdict is None:
+                return True
+            if line["band"] is None:
+                return False
+            shown = "borderline" if line["band"] == "borderline" else line["decision"]
+            return bool(shown == verdict)
+
+        lines = [line for line in (item(i) for i in ids) if kept(line)]
+        limit = int(params.get("limit", 20))
+        page = lines[:limit]
+        return {
+            "clients": page,
+            "next_cursor": page[-1]["client_id"] if len(lines) > limit else None,
+            "limit": limit,
+            "q": q or None,
+        }
 
     def _client_route(
         self, method: str, parts: list[str], params: dict[str, str], body: Any
@@ -1372,6 +1453,9 @@ def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
             fault = state.fault_for(method, url.path)
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
+            meeting = state.rendezvous
+            if meeting is not None and not meeting.meet(url.path, state.lock):
+                fault = Fault(url.path, status=504, body={"error": "alone", "message": "alone"})
             if url.path == "/cognito":
                 status, answer = state.cognito(self.headers.get("X-Amz-Target", ""), body)
                 data = json.dumps(answer).encode()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import stub_api
 from streamlit.testing.v1 import AppTest
-from stub_api import HIGH, LOW, TOKEN, Fault, StubServer
+from streamlit.testing.v1.element_tree import Block
+from stub_api import HIGH, LOW, TOKEN, Fault, Rendezvous, StubServer
+
+from dashboard.i18n import Lang
 
 RunApp = Callable[..., AppTest]
 
@@ -70,6 +73,21 @@ def submit(at: AppTest, label: str) -> AppTest:
     return buttons[0].click().run()
 
 
+def worklist_ids(at: AppTest) -> list[int]:
+    """The clients of the worklist's page, from their "open" buttons."""
+    return [int(b.key.rsplit("-", 1)[1]) for b in at.button if str(b.key).startswith("wl-open-")]
+
+
+def worklist_rows(at: AppTest) -> list[str]:
+    """Each listed client's line: its description, what the score says, its decision state."""
+    texts = [str(m.value) for m in at.markdown]
+    return [t for t in texts if " · " in t and ("revenu" in t or "income" in t)]
+
+
+def open_from_worklist(at: AppTest, client_id: int) -> AppTest:
+    return at.button(key=f"wl-open-{client_id}").click().run()
+
+
 # ----------------------------------------------------------------------------- the journey
 
 
@@ -78,10 +96,12 @@ def test_the_landing_page_asks_for_a_client(app: RunApp) -> None:
     no_failure(at)
     assert [t.value for t in at.title] == ["Dossier client"]
     text = page_text(at)
-    assert "Saisissez un identifiant" in text
+    assert "Saisissez un numéro de client" in text
     assert "API disponible · modèle stub-model-1" in text
-    # the list of new clients is offered to browse
-    assert at.selectbox(key="find-pick-1-").options
+    # the worklist: clients waiting for a decision, with what their score says
+    assert worklist_ids(at) == [100001, 100002, 100003, 100004]
+    assert "Clients à traiter" in text and "Refus net · 31,0 %" in text
+    assert "À examiner · 10,2 %" in text and "Pas de score" in text
 
 
 def test_find_a_client_by_id_and_see_the_whole_file(app: RunApp, stub: StubServer) -> None:
@@ -107,18 +127,28 @@ def test_find_a_client_by_id_and_see_the_whole_file(app: RunApp, stub: StubServe
     assert at.query_params["client"] == ["100002"] or at.query_params["client"] == "100002"
     # every chart has a text alternative, written under it too
     shown = charts(at)
-    assert len(shown) >= 4  # gauge, contributions, distributions, bivariate
+    assert len(shown) >= 2  # gauge, contributions (the other tabs' charts load when opened)
     for chart in shown:
         assert chart.proto.alt, "a chart without a text alternative"
         assert chart.proto.alt.replace("\u00a0", " ").replace("\u202f", " ") in text
     assert stub.state.seen("GET", "/clients/100002/score")
 
 
+def test_a_files_first_screen_is_one_round_trip(app: RunApp, stub: StubServer) -> None:
+    """Its calls and the API's health are all in flight together before any is answered."""
+    first_screen = {"/health", "/model", "/clients/100002", "/clients/100002/score"}
+    stub.state.rendezvous = Rendezvous(frozenset(first_screen | {"/clients/100002/explanation"}))
+    at = app(client=100002)
+    no_failure(at)  # a call asked after another's answer would have waited alone, then failed
+    text = page_text(at)
+    assert "Probabilité de défaut **31,0 %**" in text and "**Principaux motifs du refus**" in text
+    # and the refusal's counterfactual, asked once the score says "refuse", is in the banner
+    assert "Ce qui permettrait un accord" in text
+
+
 def test_browse_the_list_and_pick_a_client(app: RunApp) -> None:
     at = app()
-    pick = at.selectbox(key="find-pick-1-")
-    assert 100001 in pick.options or "100001" in str(pick.options)
-    at = pick.select(100001).run()
+    at = open_from_worklist(at, 100001)
     no_failure(at)
     text = page_text(at)
     assert "Client 100001" in text
@@ -134,10 +164,7 @@ def test_search_narrows_the_list(app: RunApp, stub: StubServer) -> None:
     at = at.text_input(key="find-q").input("100002").run()
     no_failure(at)
     assert stub.state.seen("GET", "/clients")[-1][0]["q"] == "100002"
-    assert (
-        at.selectbox(key="find-pick-1-100002").options == ["100002"]
-        or len(at.selectbox(key="find-pick-1-100002").options) == 1
-    )
+    assert worklist_ids(at) == [100002]
 
 
 def test_a_deep_link_opens_the_client(app: RunApp) -> None:
@@ -147,37 +174,37 @@ def test_a_deep_link_opens_the_client(app: RunApp) -> None:
 
 
 def test_compare_with_a_filtered_group(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100001)
+    at = app(client=100001, tab="compare")
     text = page_text(at)
     assert "Groupe : 1 000 clients de référence, dont 100 en défaut (10,0 %)." in text
     assert "plus que 55 % des clients du groupe" in text
     assert "Les effectifs inférieurs à 5 ne sont pas publiés" in text
     assert "Parmi les 50 clients de référence les plus proches" in text
-    at = at.selectbox(key="filter-gender-100001").select("same").run()
+    at = at.selectbox(key="filter-gender-100001-fr").select("same").run()
     no_failure(at)
     asked = stub.state.seen("GET", "/clients/100001/comparison")[-1][0]
     assert asked["gender"] == "same"
     assert "Groupe : 400 clients" in page_text(at)
-    gender = at.selectbox(key="filter-gender-100001")
+    gender = at.selectbox(key="filter-gender-100001-fr")
     assert gender.options == ["Tous", "Comme le client (femme)", "femme", "homme"]
     at = gender.select("male").run()
     assert stub.state.seen("GET", "/clients/100001/comparison")[-1][0]["gender"] == "male"
     # pick the compared features
-    at = at.multiselect(key="compare-features-100001").select("AMT_CREDIT").run()
+    at = at.multiselect(key="compare-features-100001-fr").select("AMT_CREDIT").run()
     no_failure(at)
     assert "Montant du crédit" in page_text(at)
     # the bivariate view follows the chosen axes
-    at = at.selectbox(key="biv-y-100001").select("EXT_SOURCE_MEAN").run()
+    at = at.selectbox(key="biv-y-100001-fr").select("EXT_SOURCE_MEAN").run()
     no_failure(at)
     asked = stub.state.seen("GET", "/clients/100001/bivariate")[-1][0]
     assert asked["y"] == "EXT_SOURCE_MEAN"
 
 
 def test_what_if_changes_the_score(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002)
-    income = at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL")
-    assert income.value == 90000.0
-    income.set_value(150000.0)
+    at = app(client=100002, tab="whatif")
+    income = at.text_input(key="whatif-100002-0-AMT_INCOME_TOTAL-fr")
+    assert income.value == "90\u202f000\u00a0€"  # written as everywhere else, not "90000"
+    income.input("150 000 €")
     at = submit(at, "Recalculer le score")
     no_failure(at)
     body = stub.state.seen("POST", "/score")[-1][1]
@@ -199,7 +226,7 @@ def test_what_if_changes_the_score(app: RunApp, stub: StubServer) -> None:
 
 
 def test_what_if_no_job_sends_the_api_code(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100001)
+    at = app(client=100001, tab="whatif")
     at.checkbox(key="whatif-100001-0-DAYS_EMPLOYED-none").check()
     at = submit(at, "Recalculer le score")
     no_failure(at)
@@ -207,17 +234,17 @@ def test_what_if_no_job_sends_the_api_code(app: RunApp, stub: StubServer) -> Non
 
 
 def test_what_if_changes_the_employment_in_years(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100001)
-    years = at.number_input(key="whatif-100001-0-DAYS_EMPLOYED")
-    assert years.value == 5.5  # 2000 days
-    years.set_value(10.0)
+    at = app(client=100001, tab="whatif")
+    years = at.text_input(key="whatif-100001-0-DAYS_EMPLOYED-fr")
+    assert years.value == "5,5"  # 2000 days, with a decimal comma (not "5.5")
+    years.input("10")
     at = submit(at, "Recalculer le score")
     no_failure(at)
     assert stub.state.seen("POST", "/score")[-1][1]["application"]["DAYS_EMPLOYED"] == -3652
 
 
 def test_record_a_decision_and_see_it(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002)
+    at = app(client=100002, tab="decide")
     assert "Aucune décision enregistrée pour ce client." in page_text(at)
     at.text_area(key="decide-comment-100002").input("Revenus insuffisants, vu avec le client.")
     at = submit(at, "Enregistrer la décision")
@@ -234,8 +261,8 @@ def test_record_a_decision_and_see_it(app: RunApp, stub: StubServer) -> None:
 
 
 def test_overriding_the_model_needs_a_reason(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002)
-    at.radio(key="decide-choice-100002").set_value("accept")
+    at = app(client=100002, tab="decide")
+    at.radio(key="decide-choice-100002-fr").set_value("accept")
     at = submit(at, "Enregistrer la décision")
     assert "Un commentaire est nécessaire" in page_text(at)
     assert not stub.state.seen("POST", "/clients/100002/decisions")
@@ -250,12 +277,12 @@ def test_a_new_applicant_from_scratch(app: RunApp, stub: StubServer) -> None:
     at = at.sidebar.radio(key="view").set_value("new").run()
     no_failure(at)
     assert [t.value for t in at.title] == ["Nouveau demandeur"]
-    at.number_input(key="new-0-DAYS_BIRTH").set_value(40.0)
-    at.number_input(key="new-0-AMT_INCOME_TOTAL").set_value(250000.0)
-    at.number_input(key="new-0-AMT_CREDIT").set_value(300000.0)
-    at.number_input(key="new-0-AMT_ANNUITY").set_value(15000.0)
-    at.number_input(key="new-0-EXT_SOURCE_2").set_value(0.6)
-    at.selectbox(key="new-0-CODE_GENDER").select("F")
+    at.text_input(key="new-0-DAYS_BIRTH-fr").input("40")
+    at.text_input(key="new-0-AMT_INCOME_TOTAL-fr").input("250000")
+    at.text_input(key="new-0-AMT_CREDIT-fr").input("300000")
+    at.text_input(key="new-0-AMT_ANNUITY-fr").input("15000")
+    at.text_input(key="new-0-EXT_SOURCE_2-fr").input("0.6")
+    at.selectbox(key="new-0-CODE_GENDER-fr").select("F")
     at = submit(at, "Calculer le score")
     no_failure(at)
     application = stub.state.seen("POST", "/score")[-1][1]["application"]
@@ -375,7 +402,7 @@ def test_english_on_a_switch(app: RunApp, stub: StubServer) -> None:
 def test_english_from_the_link(app: RunApp) -> None:
     at = app(lang="en")
     no_failure(at)
-    assert "Enter an ID or pick a client" in page_text(at)
+    assert "Enter a client number or pick a client" in page_text(at)
 
 
 # ----------------------------------------------------------------------------- decision first
@@ -394,10 +421,13 @@ def whole_word(word: str, text: str) -> bool:
 
 
 def test_a_borderline_file_is_to_review_not_refused(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100004)  # 10,2 % against 10,0 %: refused on the score, but borderline
+    at = app(
+        client=100004, tab="decide"
+    )  # 10,2 % against 10,0 %: refused on the score, but borderline
     no_failure(at)
     text = page_text(at)
-    assert "### :material/balance: À examiner" in text  # an icon and words, not a colour
+    # an icon and words, not a colour; a level-2 heading right under the page's title
+    assert "## :material/balance: À examiner" in text
     assert (
         "Probabilité de défaut **10,2 %** pour un seuil de **10,0 %** : dans la zone "
         "d'incertitude du modèle, de 8,5 % à 12,0 %." in text
@@ -407,10 +437,10 @@ def test_a_borderline_file_is_to_review_not_refused(app: RunApp, stub: StubServe
     assert "**Ce qui augmente le plus le risque**" in text  # no "reasons for the refusal"
     assert "Décision du modèle : **:material/balance: À examiner**" in text
     # the advisor decides: nothing proposed, and what was checked is written down
-    assert at.radio(key="decide-choice-100004").value is None
+    assert at.radio(key="decide-choice-100004-fr").value is None
     at = submit(at, "Enregistrer la décision")
     assert "Choisissez une décision." in page_text(at)
-    at.radio(key="decide-choice-100004").set_value("refuse")
+    at.radio(key="decide-choice-100004-fr").set_value("refuse")
     at = submit(at, "Enregistrer la décision")
     assert "Un commentaire est nécessaire pour un dossier à examiner" in page_text(at)
     assert not stub.state.seen("POST", "/clients/100004/decisions")
@@ -420,7 +450,7 @@ def test_a_borderline_file_in_english(app: RunApp) -> None:
     at = app(client=100004, lang="en")
     no_failure(at)
     text = page_text(at)
-    assert "### :material/balance: To review" in text
+    assert "## :material/balance: To review" in text
     assert "inside the model's uncertainty zone, from 8.5% to 12.0%" in text
     assert not whole_word("Refuse", text)
 
@@ -498,8 +528,8 @@ def test_the_explanation_speaks_in_points(app: RunApp) -> None:
 
 
 def test_what_if_lists_at_most_ten_factors_and_their_change(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002)
-    at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(150000.0)
+    at = app(client=100002, tab="whatif")
+    at.text_input(key="whatif-100002-0-AMT_INCOME_TOTAL-fr").input("150000")
     at = submit(at, "Recalculer le score")
     no_failure(at)
     assert len(stub_api.FACTORS) > 10
@@ -522,8 +552,8 @@ def test_what_if_lists_at_most_ten_factors_and_their_change(app: RunApp, stub: S
 
 
 def test_what_if_shows_the_band(app: RunApp) -> None:
-    at = app(client=100002)
-    at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(97000.0)
+    at = app(client=100002, tab="whatif")
+    at.text_input(key="whatif-100002-0-AMT_INCOME_TOTAL-fr").input("97000")
     at = submit(at, "Recalculer le score")
     no_failure(at)
     text = page_text(at)
@@ -533,19 +563,19 @@ def test_what_if_shows_the_band(app: RunApp) -> None:
 
 
 def test_a_counterfactual_option_can_be_simulated(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002)
+    at = app(client=100002, tab="whatif")
     assert "Accordable sur 25 ans au lieu de 20, avec une annuité de 36 000 €." in page_text(at)
     at = submit(at, "Simuler cette possibilité")  # the first: a smaller credit
     no_failure(at)
     sent = stub.state.seen("POST", "/score")[-1][1]["application"]
     assert sent["AMT_CREDIT"] == 720000.0 and sent["AMT_ANNUITY"] == 36000.0
     assert sent["AMT_INCOME_TOTAL"] == 90000.0  # nothing the client cannot change
-    assert at.number_input(key="whatif-100002-1-AMT_CREDIT").value == 720000.0
+    assert at.text_input(key="whatif-100002-1-AMT_CREDIT-fr").value == "720\u202f000\u00a0€"
     assert "Champs modifiés : AMT_CREDIT (fr), AMT_ANNUITY (fr)" in page_text(at)
 
 
 def test_similar_clients_beside_clients_with_a_similar_score(app: RunApp) -> None:
-    at = app(client=100002)
+    at = app(client=100002, tab="compare")
     no_failure(at)
     text = page_text(at)
     assert (
@@ -572,8 +602,8 @@ def test_similar_clients_beside_clients_with_a_similar_score(app: RunApp) -> Non
     }
     row = medians.set_index("Caractéristique").loc["Montant du crédit"]
     assert (row["Ce client"], row["Médiane des clients similaires"]) == (
-        "900\u202f000",
-        "510\u202f000",
+        "900\u202f000\u00a0€",
+        "510\u202f000\u00a0€",
     )
 
 
@@ -582,14 +612,14 @@ def test_a_new_applicant_without_the_minimum_is_not_sent(app: RunApp, stub: Stub
     no_failure(at)
     text = page_text(at)
     assert "au moins un score externe" in text  # the API's minimum rule
-    assert at.number_input(key="new-0-AMT_INCOME_TOTAL").label == (
+    assert at.text_input(key="new-0-AMT_INCOME_TOTAL-fr").label == (
         "AMT_INCOME_TOTAL (fr) · obligatoire"
     )
-    assert at.number_input(key="new-0-EXT_SOURCE_1").label == (
+    assert at.text_input(key="new-0-EXT_SOURCE_1-fr").label == (
         "EXT_SOURCE_1 (fr) · obligatoire (un sur 3 suffit)"
     )
-    assert at.number_input(key="new-0-DAYS_BIRTH").label == "Âge (années) · obligatoire"
-    assert at.selectbox(key="new-0-CODE_GENDER").label == "CODE_GENDER (fr)"
+    assert at.text_input(key="new-0-DAYS_BIRTH-fr").label == "Âge (années) · obligatoire"
+    assert at.selectbox(key="new-0-CODE_GENDER-fr").label == "CODE_GENDER (fr)"
     at = submit(at, "Calculer le score")  # an empty form
     assert not stub.state.seen("POST", "/score")
     assert (
@@ -597,16 +627,16 @@ def test_a_new_applicant_without_the_minimum_is_not_sent(app: RunApp, stub: Stub
         "AMT_INCOME_TOTAL (fr), AMT_CREDIT (fr), AMT_ANNUITY (fr), EXT_SOURCE_1 (fr), "
         "EXT_SOURCE_2 (fr) ou EXT_SOURCE_3 (fr)." in page_text(at)
     )
-    at.number_input(key="new-0-AMT_INCOME_TOTAL").set_value(50000.0)
-    at.number_input(key="new-0-AMT_CREDIT").set_value(300000.0)
-    at.number_input(key="new-0-AMT_ANNUITY").set_value(15000.0)
-    at.number_input(key="new-0-DAYS_BIRTH").set_value(30.0)
+    at.text_input(key="new-0-AMT_INCOME_TOTAL-fr").input("50000")
+    at.text_input(key="new-0-AMT_CREDIT-fr").input("300000")
+    at.text_input(key="new-0-AMT_ANNUITY-fr").input("15000")
+    at.text_input(key="new-0-DAYS_BIRTH-fr").input("30")
     at = submit(at, "Calculer le score")
     assert not stub.state.seen("POST", "/score")
     assert "À compléter : EXT_SOURCE_1 (fr), EXT_SOURCE_2 (fr) ou EXT_SOURCE_3 (fr)." in (
         page_text(at)
     )
-    at.number_input(key="new-0-EXT_SOURCE_3").set_value(0.3)
+    at.text_input(key="new-0-EXT_SOURCE_3-fr").input("0.3")
     at = submit(at, "Calculer le score")
     no_failure(at)
     assert stub.state.seen("POST", "/score")
@@ -645,7 +675,7 @@ def test_the_apis_insufficient_information_names_the_fields(
         ("DAYS_BIRTH", 40.0),
         ("EXT_SOURCE_2", 0.6),
     ):
-        at.number_input(key=f"new-0-{name}").set_value(value)
+        at.text_input(key=f"new-0-{name}-{lang}").input(f"{value:g}")
     at = submit(at, "Calculer le score" if lang == "fr" else "Compute the score")
     assert not at.exception
     assert len(stub.state.seen("POST", "/score")) == 1  # sent: the dashboard's check passed
@@ -693,7 +723,7 @@ def test_no_token_at_all_says_how_to_configure(
 def test_an_unknown_client_is_a_message(app: RunApp) -> None:
     at = app(client=999)
     assert not at.exception
-    assert "Aucun nouveau client n'a l'identifiant 999" in page_text(at)
+    assert "Aucun nouveau client n'a le numéro 999" in page_text(at)
     assert at.expander[0].proto.expanded  # the finder is open to try again
 
 
@@ -705,7 +735,7 @@ def test_a_client_without_a_score_is_a_message(app: RunApp) -> None:
 
 def test_a_refused_value_is_a_message(app: RunApp, stub: StubServer) -> None:
     stub.state.faults.append(Fault("/score", status=422))
-    at = app(client=100002)
+    at = app(client=100002, tab="whatif")
     at = submit(at, "Recalculer le score")
     assert not at.exception
     assert "une valeur n'est pas valable : AMT_CREDIT: must be >= 0" in page_text(at)
@@ -730,17 +760,34 @@ def test_a_lasting_503_is_a_message(app: RunApp, stub: StubServer) -> None:
 
 def test_a_typed_id_wins_over_an_earlier_pick_from_the_list(app: RunApp) -> None:
     at = app()
-    at = at.selectbox(key="find-pick-1-").select(100001).run()
+    at = open_from_worklist(at, 100001)
     assert "Client 100001" in page_text(at)
+    at.session_state["finder-100001"] = True  # the finder loads when opened
+    at = at.run()
     at.text_input(key="find-id-text").input("100002")
     at = submit(at, "Ouvrir le dossier")
     no_failure(at)
     assert "Client 100002" in page_text(at) and "Client 100001" not in page_text(at)
 
 
+def test_a_typed_number_that_is_not_one_opens_no_file(app: RunApp, stub: StubServer) -> None:
+    at = app()
+    at.text_input(key="find-id-text").input("10000l")
+    at = submit(at, "Ouvrir le dossier")
+    assert not at.exception
+    said = [str(w.value).replace("\u00a0", " ") for w in at.warning]
+    assert said == ["La demande a été refusée car une valeur n'est pas valable : Numéro de client"]
+    assert "client" not in at.query_params and "client_id" not in at.session_state
+    assert not stub.state.seen("GET", "/clients/10000l")
+    at.text_input(key="find-id-text").input("100002")
+    at = submit(at, "Ouvrir le dossier")  # the message goes, the file opens
+    no_failure(at)
+    assert not at.warning and "Client 100002" in page_text(at)
+
+
 def test_a_decision_is_never_posted_twice(app: RunApp, stub: StubServer) -> None:
     stub.state.faults.append(Fault("/clients/100002/decisions", status=503, times=1, method="POST"))
-    at = app(client=100002)
+    at = app(client=100002, tab="decide")
     at.text_area(key="decide-comment-100002").input("Revenus insuffisants.")
     at = submit(at, "Enregistrer la décision")
     assert not at.exception
@@ -749,10 +796,10 @@ def test_a_decision_is_never_posted_twice(app: RunApp, stub: StubServer) -> None
 
 
 def test_a_too_small_group_falls_back_to_every_client(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100001)
+    at = app(client=100001, tab="compare")
     stub.state.faults.append(Fault("/clients/100001/comparison", status=422, times=1))
     stub.state.group_too_small = True
-    at = at.selectbox(key="filter-gender-100001").select("male").run()
+    at = at.selectbox(key="filter-gender-100001-fr").select("male").run()
     assert not at.exception
     text = page_text(at)
     assert "Ce groupe de comparaison est trop petit" in text
@@ -761,8 +808,8 @@ def test_a_too_small_group_falls_back_to_every_client(app: RunApp, stub: StubSer
 
 
 def test_a_simulation_follows_the_language(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002)
-    at.number_input(key="whatif-100002-0-AMT_INCOME_TOTAL").set_value(150000.0)
+    at = app(client=100002, tab="whatif")
+    at.text_input(key="whatif-100002-0-AMT_INCOME_TOTAL-fr").input("150000")
     at = submit(at, "Recalculer le score")
     assert "Scores externes" in factor_rows(at)
     at = at.sidebar.radio(key="lang").set_value("en").run()
@@ -899,17 +946,17 @@ def test_the_page_says_the_apis_decision_even_against_its_figures(
     # 30 % against a 10 % threshold, yet the API accepts: the page must not judge for itself
     answer = stub_api.score(0.30, 100002) | {"decision": "accept", "band": "clear"}
     stub.state.faults.append(Fault("/clients/100002/score", status=200, body=answer))
-    at = app(client=100002)
+    at = app(client=100002, tab="decide")
     no_failure(at)
     ((figure, alt),) = gauges(at)
-    assert "décision : Accord" in alt and not whole_word("Refus", alt)
+    assert "décision\u00a0: Accord" in alt and not whole_word("Refus", alt)
     assert figure["data"][0]["value"] == pytest.approx(30.0)  # the figures are the API's too
     assert figure["data"][0]["gauge"]["threshold"]["value"] == pytest.approx(10.0)
     text = page_text(at)
-    assert "### :material/check_circle: Accord" in text  # the banner
+    assert "## :material/check_circle: Accord" in text  # the banner
     assert "Décision du modèle : **:material/check_circle: Accord**" in text
     assert not whole_word("Refus", text)
-    assert at.radio(key="decide-choice-100002").value == "accept"  # what is proposed
+    assert at.radio(key="decide-choice-100002-fr").value == "accept"  # what is proposed
 
 
 #: The summary card's titles (the dashboard's words) in the order the real API sends sections.
@@ -972,13 +1019,181 @@ def test_the_group_filters_are_the_apis(
         return answer | {"groups": [region, gender | {"label": "Sexe (API)"}]}
 
     monkeypatch.setattr(stub_api, "inputs", inputs)
-    at = app(client=100001)
+    at = app(client=100001, tab="compare")
     no_failure(at)
     filters = [box for box in at.selectbox if str(box.key).startswith("filter-")]
-    assert [box.key for box in filters] == ["filter-region-100001", "filter-gender-100001"]
+    assert [box.key for box in filters] == ["filter-region-100001-fr", "filter-gender-100001-fr"]
     # the API's label for a group the dashboard has no words for, its own title otherwise
     assert [box.label for box in filters] == ["Région", "Genre"]
     assert filters[0].options == ["Tous", "nord", "sud"]  # the client has no level: no "same"
-    at = at.selectbox(key="filter-region-100001").select("south").run()
+    at = at.selectbox(key="filter-region-100001-fr").select("south").run()
     no_failure(at)
     assert stub.state.seen("GET", "/clients/100001/comparison")[-1][0]["region"] == "south"
+
+
+# ----------------------------------------------------------------------------- French everywhere
+
+
+def widget_words(at: AppTest | Block) -> list[str]:
+    """The words every widget shows: labels, and the options of the choice boxes."""
+    words: list[str] = []
+    for kind in ("selectbox", "multiselect", "radio", "text_input", "checkbox", "slider"):
+        for widget in getattr(at, kind):
+            words.append(str(widget.label))
+            words.extend(str(option) for option in getattr(widget, "options", []) or [])
+    for kind in ("button",):
+        words.extend(str(widget.label) for widget in getattr(at, kind))
+    return words
+
+
+def test_every_category_level_of_the_reference_schema_reads_in_french(app: RunApp) -> None:
+    """The new applicant's form shows every level of every category in French (from the API)."""
+    from creditscore_common.labels import level_text
+
+    at = app(view="new")
+    no_failure(at)
+    shown = {
+        str(box.key).removeprefix("new-0-").removesuffix("-fr"): list(box.options)
+        for box in at.selectbox
+        if str(box.key).startswith("new-0-")
+    }
+    assert {"NAME_CONTRACT_TYPE", "NAME_INCOME_TYPE", "OCCUPATION_TYPE"} <= set(shown)
+    for column, options in shown.items():
+        raw_levels = stub_api.LEVELS[column]
+        assert options[1:] == [level_text(level, "fr", column) for level in raw_levels]
+        untranslated = set(options) & set(raw_levels)
+        assert not untranslated, f"{column} shows raw levels: {untranslated}"
+    assert "salarié" in shown["NAME_INCOME_TYPE"]
+    assert "crédit renouvelable" in shown["NAME_CONTRACT_TYPE"]
+
+
+@pytest.mark.parametrize("words", ["salarié", "Salarie", "Working"])
+def test_a_search_in_french_finds_the_salaried_clients(app: RunApp, words: str) -> None:
+    at = app()
+    at = at.text_input(key="find-q").input(words).run()
+    no_failure(at)
+    rows = worklist_rows(at)
+    salaried = [
+        cid for cid, c in stub_api.CLIENTS.items() if c.get("NAME_INCOME_TYPE") == "Working"
+    ]
+    assert len(salaried) == 3
+    assert worklist_ids(at) == sorted(salaried)
+    assert len(rows) == 3 and all("salarié" in row for row in rows)  # it reads in French
+
+
+def test_the_client_list_reads_in_french_with_euros(app: RunApp) -> None:
+    at = app()
+    no_failure(at)
+    first = worklist_rows(at)[0]  # 100001's
+    assert "prêt personnel" in first and "salarié" in first
+    assert "revenu 180\u202f000\u00a0€" in first and "crédit 500\u202f000\u00a0€" in first
+
+
+def test_the_landing_field_asks_for_a_client_number(app: RunApp) -> None:
+    at = app()
+    box = at.text_input(key="find-id-text")
+    assert box.label == "Numéro de client"
+    assert "SK_ID_CURR" not in " ".join(widget_words(at))
+
+
+def show_tab(at: AppTest, name: str, client_id: int, lang: Lang = "fr") -> AppTest:
+    """The file drawn again with its tab ``name`` open (a tab loads only when opened)."""
+    from dashboard.client_page import tab_label
+
+    at.session_state[f"file-tab-{client_id}-{lang}"] = tab_label(name, lang)
+    return at.run()
+
+
+def every_part(at: AppTest, client_id: int, lang: Lang) -> Iterator[tuple[str, AppTest]]:
+    """The file with its finder unfolded and each tab opened in turn (they load when opened).
+
+    Yields the tab's name and the page drawn with it open; fails if the finder or a tab
+    draws no widget (one that did not load would otherwise pass every check on its widgets).
+    """
+    from dashboard.client_page import FILE_TABS, tab_label
+
+    at.session_state[f"finder-{client_id}"] = True
+    for name in FILE_TABS:
+        at = show_tab(at, name, client_id, lang)
+        no_failure(at)
+        assert at.text_input(key="find-id-text"), "the finder did not load"
+        opened = [tab for tab in at.tabs if tab.label == tab_label(name, lang)]
+        assert len(opened) == 1 and widget_words(opened[0]), f"the {name!r} tab drew no widget"
+        yield name, at
+
+
+def test_after_the_english_switch_no_widget_speaks_french(app: RunApp) -> None:
+    """Finder, filters, what-if form, decision: every widget re-drawn in English, choices kept."""
+    from dashboard import i18n
+
+    at = app(client=100001, tab="compare")
+    at = at.selectbox(key="filter-gender-100001-fr").select("same").run()
+    at = show_tab(at, "whatif", 100001)
+    at.text_input(key="whatif-100001-0-AMT_INCOME_TOTAL-fr").input("200 000 €")
+    at = submit(at, "Recalculer le score")
+    at = at.sidebar.radio(key="lang").set_value("en").run()  # on the "what if" tab
+    no_failure(at)
+    french_only = {
+        i18n.t(key, "fr") for key in i18n.text_keys() if i18n.t(key, "fr") != i18n.t(key, "en")
+    } | {"marié(e)", "salarié", "prêt personnel", "Tous"}
+    checked = []
+    for name, page in every_part(at, 100001, "en"):
+        words = widget_words(page)
+        spoken = sorted(
+            w for w in words if w in french_only or any(f in w for f in ("é", "è", "à "))
+        )
+        assert not spoken, f"French left in the {name!r} tab's widgets after the switch: {spoken}"
+        assert page.text_input(key="find-id-text").label == "Client number"  # the finder too
+        # the advisor's choices survive the switch, in the new language's words, even those
+        # of a tab that was not open at the switch
+        if name == "compare":
+            assert page.selectbox(key="filter-gender-100001-en").value == "same"
+        if name == "whatif":
+            income = page.text_input(key="whatif-100001-0-AMT_INCOME_TOTAL-en")
+            assert income.value == "€200,000"
+            family = page.selectbox(key="whatif-100001-0-NAME_FAMILY_STATUS-en")
+            assert family.value == "Married" and "Married" in family.options
+        checked.append(name)
+    assert checked == ["why", "compare", "whatif", "decide"]
+
+
+def test_a_number_is_typed_and_shown_in_the_advisors_format(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100002, tab="whatif")
+    credit = at.text_input(key="whatif-100002-0-AMT_CREDIT-fr")
+    assert credit.value == "900\u202f000\u00a0€"
+    credit.input("1 204 669 €")
+    at.text_input(key="whatif-100002-0-AMT_INCOME_TOTAL-fr").input("150000")
+    at = submit(at, "Recalculer le score")
+    no_failure(at)
+    assert stub.state.seen("POST", "/score")[-1][1]["application"]["AMT_CREDIT"] == 1204669.0
+
+
+def test_a_number_that_is_not_one_is_said_and_not_sent(app: RunApp, stub: StubServer) -> None:
+    at = app(client=100002, tab="whatif")
+    at.text_input(key="whatif-100002-0-AMT_CREDIT-fr").input("beaucoup")
+    at = submit(at, "Recalculer le score")
+    assert not stub.state.seen("POST", "/score")
+    text = page_text(at)
+    assert "« beaucoup » n'est pas un nombre" in text
+    assert "Corrigez d'abord ces champs : AMT_CREDIT (fr)" in text
+
+
+def forms_of(node: Any) -> list[Any]:
+    """Every st.form block under ``node`` (AppTest's element tree)."""
+    found = []
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", None) == "form":
+            found.append(child)
+        found.extend(forms_of(child))
+    return found
+
+
+def test_forms_do_not_show_streamlits_english_enter_hint(app: RunApp) -> None:
+    """st.form(enter_to_submit=False): no "Press Enter to submit form" under the boxes."""
+    forms: dict[str, Any] = {}
+    for _, at in every_part(app(client=100002), 100002, "fr"):
+        forms |= {child.proto.form.form_id: child.proto.form for child in forms_of(at._tree)}
+    at = app(view="new")
+    forms |= {child.proto.form.form_id: child.proto.form for child in forms_of(at._tree)}
+    assert {"find-id", "whatif-100002", "decide-100002"} <= set(forms)
+    assert not [name for name, form in forms.items() if form.enter_to_submit]

@@ -38,6 +38,8 @@ def ask(method: str, path: str, params: dict[str, str] | None = None, body: Any 
     [
         ("GET", "/health", None, None, schemas.HealthResponse),
         ("GET", "/clients", {"limit": "2"}, None, clients.ClientPage),
+        ("GET", "/clients", {"with_score": "true", "pending": "true"}, None, clients.ClientPage),
+        ("GET", "/clients", {"verdict": "borderline"}, None, clients.ClientPage),
         ("GET", "/clients/100001", {"lang": "fr"}, None, clients.ClientDetails),
         ("GET", "/clients/100001/application", None, None, applications.ApplicationResponse),
         ("GET", "/clients/100002/score", None, None, schemas.ScoreResponse),
