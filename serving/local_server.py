@@ -81,8 +81,18 @@ class ServeConfigError(ValueError):
     """The server cannot start as asked (no token, no store folder): the message says why."""
 
 
-def serve(store_path: Path, host: str, port: int, traffic_log: Path | None = None) -> None:
+def serve(
+    store_path: Path,
+    host: str,
+    port: int,
+    traffic_log: Path | None = None,
+    workers: int = 1,
+    access_log: bool = False,
+) -> None:
     """Run uvicorn on the local store until interrupted (traffic lines to ``traffic_log``).
+
+    ``workers`` processes share the port (each loads the model once); their environment,
+    set here, points them at the same store. ``access_log``: a log line per request.
 
     A store folder whose database is missing, deleted or not writable does not stop the
     server: it starts, answers 503 with the reason, and /health says degraded (it never
@@ -98,4 +108,15 @@ def serve(store_path: Path, host: str, port: int, traffic_log: Path | None = Non
     configure_local(store_path, traffic_log)
     if traffic_log is not None:
         log.info("served scores are logged to %s", traffic_log)
-    uvicorn.run(build_app(), host=host, port=port, log_level="info")
+    if workers > 1:  # each worker process builds its own app from the environment set above
+        uvicorn.run(
+            "serving.local_server:build_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=access_log,
+        )
+    else:
+        uvicorn.run(build_app(), host=host, port=port, log_level="info", access_log=access_log)

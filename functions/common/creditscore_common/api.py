@@ -41,7 +41,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "UTF-8 JSON, or a content type other than application/json",
     },
     500: {"model": ErrorResponse, "description": "unexpected server error (logged)"},
-    503: {"model": ErrorResponse, "description": "store or model unavailable"},
+    503: {
+        "model": ErrorResponse,
+        "description": "store or model unavailable",
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait before retrying, when the store is only "
+                "busy or slow (throttled, timed out): the request may then succeed",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
 }
 
 #: Largest request body accepted (bytes); a larger one is answered 413 before it is parsed.
@@ -172,7 +182,10 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CreditScoreError)
     if error.status_code >= 500:
         log.error("%s: %s", error.code, error)
-    return _error(error.status_code, error.code, str(error), error.details)
+    # A transient failure (a throttled or slow store) says when to try again.
+    retry_after = error.retry_after
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
+    return _error(error.status_code, error.code, str(error), error.details, headers)
 
 
 def _is_json(content_type: str | None) -> bool:

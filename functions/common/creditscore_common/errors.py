@@ -10,6 +10,8 @@ class CreditScoreError(Exception):
     code = "internal_error"
     #: Per-field details of the answer (``details`` of the error body), if any.
     details: list[dict[str, str]] | None = None
+    #: Seconds after which a retry may succeed (the answer's Retry-After header), if known.
+    retry_after: int | None = None
 
 
 class InsufficientApplicationError(CreditScoreError):

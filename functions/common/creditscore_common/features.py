@@ -397,7 +397,24 @@ def _model_matrix(
 
 
 def _record_columns(record: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
-    return {name: _one_value(value) for name, value in record.items()}
+    """One-row columns of a record: numbers as float64 at once, anything else as is.
+
+    Same values as the object arrays :func:`as_float` would convert (a bool, text or list
+    stays an object, so it still counts as missing), without converting ~100 object arrays
+    a request: the transform of one record costs a fraction of what it did.
+    """
+    columns: dict[str, npt.NDArray[Any]] = {}
+    for name, value in record.items():
+        if isinstance(value, float | int | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        ):
+            try:
+                columns[name] = np.array([float(value)])
+                continue
+            except OverflowError:  # an int beyond float: left to the general path
+                pass
+        columns[name] = _one_value(value)
+    return columns
 
 
 def transform_record(spec: FeatureSpec, record: Mapping[str, Any]) -> npt.NDArray[np.float32]:

@@ -110,7 +110,12 @@ class ModelProvider:
         error of the last look.
         """
         serving = self._serving
-        if self._clock() - self._checked_at < self.refresh_seconds:
+        # An error worth retrying soon (a throttled or unreachable store) is kept only until
+        # its Retry-After, not for the whole refresh period: recovery is seen at once.
+        window = self.refresh_seconds
+        if isinstance(serving, CreditScoreError) and serving.retry_after is not None:
+            window = min(window, serving.retry_after)
+        if self._clock() - self._checked_at < window:
             if isinstance(serving, CreditScoreError):
                 raise serving
             if serving is not None and (serving.folder, ONNX_FILE) not in _altered_files:

@@ -116,6 +116,22 @@ def test_record_with_numpy_scalars_matches_plain_python(
     )
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [True, False, np.bool_(True), "12.5", [1, 2], None, np.int32(7), np.float32(0.25), 10**30],
+    ids=repr,
+)
+def test_a_record_of_odd_values_is_transformed_as_object_columns_are(
+    reference: ApplicationTable, spec: FeatureSpec, odd: Any
+) -> None:
+    """The one-record fast path (numbers as float64 at once) changes no value: a bool, text
+    or a list still counts as missing, a numpy scalar or a big int as its number."""
+    record = {**reference.record(3), "AMT_CREDIT": odd, "CNT_CHILDREN": odd, "EXT_SOURCE_2": odd}
+    as_objects = {name: features._one_value(value) for name, value in record.items()}
+    expected = transform_batch(spec, as_objects, n_rows=1)
+    assert np.array_equal(transform_record(spec, record), expected, equal_nan=True)
+
+
 # ----------------------------------------------------------------------- spec round trip
 
 
