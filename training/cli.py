@@ -1,8 +1,12 @@
-"""The `creditscore` command: generate, eda, train, predict, publish, serve, drift and report.
+"""The `creditscore` command: from application files to a served, monitored model.
+
+Subcommands: generate, eda, train, predict, publish, promote, activate, rollback, serve,
+drift and report.
 
 Heavy libraries are imported inside each command so that every command starts fast.
 Exit codes: 0 success, 2 invalid input (the message says which file, column and line),
-1 anything unexpected, 3 drift found with ``drift --fail-on-drift`` (an alert, not a crash).
+1 anything unexpected, 3 drift found with ``drift --fail-on-drift`` (an alert, not a crash),
+4 a candidate refused by ``promote`` (worse than the active version; both figures printed).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ log = logging.getLogger("creditscore")
 
 EXIT_INVALID_INPUT = 2
 EXIT_DRIFT = 3
+EXIT_PROMOTION_REFUSED = 4
 
 
 def _positive_int(text: str) -> int:
@@ -120,7 +125,14 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         print(f"error: cannot write to the store at {args.store}: {reason}", file=sys.stderr)  # noqa: T201
         return EXIT_INVALID_INPUT
     try:
-        summary = publish(args.model, args.data, store)
+        summary = publish(
+            args.model,
+            args.data,
+            store,
+            activate=not args.no_activate,
+            by=args.by,
+            reason=args.reason or "published",
+        )
     except (StoreWriteError, StoreUnavailableError) as error:
         if not local and isinstance(error, StoreUnavailableError):
             raise  # a remote store that stopped answering: exit 1, as for every command
@@ -129,13 +141,152 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         return EXIT_INVALID_INPUT
     finally:
         store.close()
+    state = "now active" if summary.activated else "already active"
+    if args.no_activate:
+        state = "not activated (--no-activate)"
     print(  # noqa: T201 - the command's answer goes to stdout
         f"model {summary.model_version}: "
         f"{'copied' if summary.model_copied else 'already in the store'}, "
-        f"{'now active' if summary.activated else 'already active'}; "
+        f"{state}; "
         f"{summary.n_clients} new clients, {summary.n_clients_written} written"
     )
     return 0
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)  # noqa: T201 - user-facing CLI message
+    return EXIT_INVALID_INPUT
+
+
+def _open_existing_store(url: str) -> Any:
+    """The store a lifecycle command works on (never created: only publish makes one).
+
+    Returns the store, or the exit code after the message (a bad URL, a local store that is
+    not there or not usable). A remote store that does not answer raises (exit 1).
+    """
+    from creditscore_common.errors import StoreUnavailableError
+    from creditscore_common.store import open_store, settings_for_store_url
+
+    try:
+        settings = settings_for_store_url(url)
+    except ValueError as error:
+        return _error(str(error))
+    try:
+        return open_store(settings)
+    except StoreUnavailableError as error:
+        if settings.store_backend != "local":
+            raise
+        return _error(f"cannot use the store at {url}: {error}")
+
+
+def _run_on_store(url: str, action: Any) -> int:
+    """Open the store, run ``action(store)``, close it; lifecycle errors become exit 2."""
+    from creditscore_common.errors import ModelUnavailableError, StoreUnavailableError
+    from training.holdout import HoldoutMismatchError
+    from training.lifecycle import LifecycleError
+    from training.promote import PromotionInputError
+
+    store = _open_existing_store(url)
+    if isinstance(store, int):
+        return store
+    try:
+        return int(action(store))
+    except (LifecycleError, PromotionInputError, HoldoutMismatchError) as error:
+        return _error(str(error))
+    except ModelUnavailableError as error:  # aws: a version that is not in the bucket
+        return _error(str(error))
+    except (StoreUnavailableError, OSError) as error:
+        if not url.startswith("local:"):
+            raise  # a remote store that stopped answering: exit 1, as for every command
+        # local: another publish or lifecycle command holds the lock, a full disk...
+        reason = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else error
+        return _error(f"cannot write to the store at {url}: {reason}")
+    finally:
+        store.close()
+
+
+def _actor(args: argparse.Namespace) -> str:
+    from training.lifecycle import default_actor
+
+    return str(args.by or default_actor())
+
+
+def _figures_line(role: str, figures: Any) -> str:
+    return (
+        f"{role:<9} {figures.version}: AUC {figures.auc:.4f}, cost per client "
+        f"{figures.cost_per_client:.4f} (threshold {figures.threshold:.4f}, "
+        f"{figures.refusal_rate:.1%} refused)"
+    )
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from training.promote import promote
+
+    def run(store: Any) -> int:
+        outcome = promote(
+            args.candidate,
+            store,
+            data_dir=args.data,
+            auc_tolerance=args.auc_tolerance,
+            force=args.force,
+            by=_actor(args),
+            reason=args.reason,
+        )
+        if not outcome.comparison:
+            print(f"model {outcome.candidate.version}: {outcome.verdict.reason}")  # noqa: T201
+            return 0
+        record = outcome.comparison["holdout"]
+        lines = [
+            f"holdout: {record['n_clients']} reference clients ({record['n_defaulted']} "
+            f"defaulted), rule {record['rule']} v{record['rule_version']}, fingerprint "
+            f"{record['fingerprint'][:12]}",
+            _figures_line("candidate", outcome.candidate),
+        ]
+        if outcome.active is not None:
+            lines.append(_figures_line("active", outcome.active))
+        if outcome.forced:
+            lines.append(f"FORCED: {outcome.verdict.reason}; activated anyway ({args.reason})")
+        elif outcome.verdict.accepted:
+            lines.append(f"PROMOTED: {outcome.verdict.reason}")
+        else:
+            lines.append(f"REFUSED: {outcome.verdict.reason}")
+        lines.append(f"comparison: {outcome.location}")
+        print("\n".join(lines))  # noqa: T201 - the command's answer goes to stdout
+        return 0 if outcome.activated else EXIT_PROMOTION_REFUSED
+
+    return _run_on_store(args.store, run)
+
+
+def _cmd_activate(args: argparse.Namespace) -> int:
+    from training.lifecycle import activate
+
+    def run(store: Any) -> int:
+        switch = activate(store, args.version, _actor(args), args.reason or "activated by hand")
+        state = "now active" if switch.changed else "already active"
+        print(f"model {switch.version}: {state} (previous: {switch.previous})")  # noqa: T201
+        return 0
+
+    return _run_on_store(args.store, run)
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from training.lifecycle import rollback
+
+    def run(store: Any) -> int:
+        switch = rollback(store, _actor(args), args.reason)
+        print(  # noqa: T201 - the command's answer goes to stdout
+            f"rolled back from {switch.previous} to {switch.version}: now active"
+        )
+        return 0
+
+    return _run_on_store(args.store, run)
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -144,7 +295,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         if not args.store.startswith("local:"):
             raise ServeConfigError("serve runs on a local store: --store local:PATH")
-        serve(Path(args.store.removeprefix("local:")), args.host, args.port, args.traffic_log)
+        serve(
+            Path(args.store.removeprefix("local:")),
+            args.host,
+            args.port,
+            args.traffic_log,
+            workers=args.workers,
+            access_log=args.access_log,
+        )
     except ServeConfigError as error:
         print(f"error: {error}", file=sys.stderr)  # noqa: T201 - user-facing CLI message
         return EXIT_INVALID_INPUT
@@ -301,7 +459,47 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--data", type=Path, required=True, help="folder with application_test.csv")
     pub.add_argument("--store", required=True,
                      help="local:PATH, or aws (bucket, tables from the environment)")  # fmt: skip
+    pub.add_argument("--no-activate", action="store_true",
+                     help="leave the active version as it is (then: promote)")  # fmt: skip
+    by_help = "who, for the model history (default $GITHUB_ACTOR or $USER)"
+    pub.add_argument("--by", default=None, help=by_help)
+    pub.add_argument("--reason", default=None, help="why, for the model history")
     pub.set_defaults(handler=_cmd_publish)
+
+    store_help = "local:PATH, or aws (bucket, tables from the environment)"
+    pro = commands.add_parser(
+        "promote",
+        help="activate a candidate only if it does no worse than the active version on the "
+        f"held-out clients (else exit {EXIT_PROMOTION_REFUSED})",
+    )
+    pro.add_argument("--candidate", type=Path, required=True,
+                     help="candidate version (ARTDIR/<version> or ARTDIR/latest)")  # fmt: skip
+    pro.add_argument("--store", required=True, help=store_help)
+    pro.add_argument("--data", type=Path, default=None,
+                     help="folder with the application_train.csv the candidate was trained on "
+                          "(default: the folder its metadata records)")  # fmt: skip
+    pro.add_argument("--auc-tolerance", type=_non_negative_float, default=0.005,
+                     help="largest AUC drop accepted when no costlier (default 0.005)")  # fmt: skip
+    pro.add_argument("--force", action="store_true",
+                     help="activate even if worse (needs --reason; recorded)")  # fmt: skip
+    pro.add_argument("--by", default=None, help=by_help)
+    pro.add_argument("--reason", default=None, help="why (required with --force)")
+    pro.set_defaults(handler=_cmd_promote)
+
+    act = commands.add_parser("activate", help="make a version of the store the active one")
+    act.add_argument("version", help="a model version in the store")
+    act.add_argument("--store", required=True, help=store_help)
+    act.add_argument("--by", default=None, help=by_help)
+    act.add_argument("--reason", default=None, help="why, for the model history")
+    act.set_defaults(handler=_cmd_activate)
+
+    rb = commands.add_parser(
+        "rollback", help="reactivate the version that was active before the current one"
+    )
+    rb.add_argument("--store", required=True, help=store_help)
+    rb.add_argument("--by", default=None, help=by_help)
+    rb.add_argument("--reason", required=True, help="why, for the model history (required)")
+    rb.set_defaults(handler=_cmd_rollback)
 
     srv = commands.add_parser("serve", help="serve every API route locally (uvicorn)")
     srv.add_argument("--store", required=True, help="local:PATH")
@@ -309,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--traffic-log", type=Path, default=None, metavar="FILE",
                      help="append a JSON line per served score to FILE (default: off)")  # fmt: skip
+    srv.add_argument("--workers", type=_positive_int, default=1,
+                     help="server processes sharing the port (default 1)")  # fmt: skip
+    srv.add_argument("--access-log", action="store_true",
+                     help="log a line per request (default: off)")  # fmt: skip
     srv.set_defaults(handler=_cmd_serve)
 
     dr = commands.add_parser(

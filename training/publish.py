@@ -15,6 +15,11 @@ is the commit point of a publish (a publish that fails before it leaves the serv
 it was), every answer and every recorded decision names the version it came from, and the
 unfinished publish shows in /health. Hiding new clients until activation would need a
 second clients table swapped at activation, in both backends, for a window of seconds.
+
+The switch is recorded in the store's model history (``publish`` event: who, when, why,
+the version it replaced; see :meth:`Store.activate_recorded`). ``activate=False`` stops
+before the switch: the version and the clients are in the store, and ``creditscore
+promote`` decides whether the version becomes the active one.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.store import Application, Store
 from creditscore_common.version import verify_version
 from training.data import NEW_CLIENTS_FILE, ApplicationTable, load_applications
+from training.lifecycle import default_actor
 
 log = logging.getLogger(__name__)
 CHUNK = 2_000
@@ -73,9 +79,20 @@ def _client_rows(
 
 
 def publish(
-    model_path: Path, data_dir: Path, store: Store, progress: bool = True
+    model_path: Path,
+    data_dir: Path,
+    store: Store,
+    progress: bool = True,
+    *,
+    activate: bool = True,
+    by: str | None = None,
+    reason: str = "published",
 ) -> PublishSummary:
-    """Publish ``model_path`` (checked against its hashes) and the new clients of ``data_dir``."""
+    """Publish ``model_path`` (checked against its hashes) and the new clients of ``data_dir``.
+
+    ``activate=False`` leaves the active version as it is; ``by`` and ``reason`` go to the
+    history event of the switch (``by`` defaults to :func:`training.lifecycle.default_actor`).
+    """
     model = ScoringModel.load(model_path)
     verify_version(model.folder)  # every file: refuses an altered version before anything moves
     new_clients = load_applications(data_dir / NEW_CLIENTS_FILE, with_target=False)
@@ -83,7 +100,9 @@ def publish(
         with store.publishing(model.version):
             version, copied = store.put_model_version(model.folder)
             written = sum(store.put_clients(rows) for rows in _client_rows(new_clients, progress))
-            activated = store.activate(version)  # last: a failure before leaves it unchanged
+            activated = activate and store.activate_recorded(  # last: the commit point
+                version, "publish", by or default_actor(), reason
+            )
     except (OSError, sqlite3.Error) as error:
         raise StoreWriteError(_reason(error)) from error
     log.info("published %s: %d clients (%d written)", version, new_clients.n_rows, written)

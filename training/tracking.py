@@ -3,6 +3,15 @@
 Every training run is an MLflow run. Without ``MLFLOW_TRACKING_URI`` the store is local: a
 SQLite database ``mlruns/mlflow.db`` (runs and the model registry) with artifacts beside it
 in ``mlruns/mlflow-artifacts``, under the current directory. Open the UI with ``make mlflow-ui``.
+In production ``MLFLOW_TRACKING_URI`` names a tracking server (an MLflow server whose
+artifacts live in S3, or a managed MLflow); the training workflow keeps the SQLite store as
+an artifact when none is configured.
+
+Registry aliases of ``creditscore-lightgbm``: ``candidate`` on the newest trained version,
+``challenger`` on the version ``creditscore promote`` last compared, ``champion`` on the
+version active in the store (moved by promote, activate and rollback). The store is the
+source of truth: an alias that cannot be set (no such registered version in this tracking
+store, a server that does not answer) is a warning, never a failed command.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ log = logging.getLogger(__name__)
 
 EXPERIMENT_NAME = "creditscore"
 REGISTERED_MODEL_NAME = "creditscore-lightgbm"
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
 DEFAULT_STORE_DIR = Path("mlruns")
 
 
@@ -119,3 +130,100 @@ def fairness_metrics(record: Mapping[str, Any]) -> dict[str, float]:
             if figures.get(key) is not None:
                 metrics[f"fairness.{dimension}.{key}"] = float(figures[key])
     return metrics
+
+
+# ------------------------------------------------------------------------- model life cycle
+
+
+def _mlflow() -> Any:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def registry_version(client: Any, model_version: str) -> str | None:
+    """The registry version whose ``model_version`` tag is ``model_version`` (None: none)."""
+    found = [
+        v
+        for v in client.search_model_versions(f"name = '{REGISTERED_MODEL_NAME}'")
+        if (v.tags or {}).get("model_version") == model_version
+    ]
+    if not found:
+        return None
+    return str(max(found, key=lambda v: int(v.version)).version)
+
+
+def set_alias(alias: str, model_version: str) -> str | None:
+    """Point registry ``alias`` at ``model_version``; its registry version, or None (warned)."""
+    try:
+        client = _mlflow().MlflowClient()
+        registered = registry_version(client, model_version)
+        if registered is None:
+            log.warning(
+                "MLflow (%s) has no registered %s version tagged model_version=%s: alias %r "
+                "not set",
+                tracking_uri(),
+                REGISTERED_MODEL_NAME,
+                model_version,
+                alias,
+            )
+            return None
+        client.set_registered_model_alias(REGISTERED_MODEL_NAME, alias, registered)
+    except Exception as error:  # MLflow is a mirror of the store: never fail the command
+        log.warning("MLflow alias %r not set on %s: %s", alias, model_version, error)
+        return None
+    log.info("MLflow alias %s -> %s v%s (%s)", alias, REGISTERED_MODEL_NAME, registered,
+             model_version)  # fmt: skip
+    return registered
+
+
+def follow_champion(model_version: str) -> str | None:
+    """Move the ``champion`` alias to the version now active in the store."""
+    return set_alias(CHAMPION_ALIAS, model_version)
+
+
+def log_promotion(comparison: Mapping[str, Any]) -> str | None:
+    """Log a promotion's comparison as an MLflow run (``promote <version>``); its run id.
+
+    Metrics ``candidate.*`` and ``active.*`` (holdout AUC, cost per client, threshold,
+    refusal rate), the verdict as tags, the whole comparison as ``promotion.json``; the
+    candidate gets the ``challenger`` alias. None (warned) if MLflow cannot take it.
+    """
+    version = str(comparison["candidate"]["version"])
+    try:
+        mlflow = _mlflow()
+        experiment_id = _experiment_id(mlflow, tracking_uri())
+        tags = {
+            "model_version": version,
+            "kind": "promotion",
+            "verdict": str(comparison["verdict"]),
+            "activated": str(comparison["activated"]).lower(),
+            "forced": str(comparison["forced"]).lower(),
+        }
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"promote {version}", tags=tags
+        ) as run:
+            for role in ("candidate", "active"):
+                figures = comparison.get(role) or {}
+                mlflow.log_metrics(
+                    {
+                        f"{role}.{key}": float(value)
+                        for key, value in figures.items()
+                        if isinstance(value, int | float) and not isinstance(value, bool)
+                    }
+                )
+            mlflow.log_params(
+                {
+                    "auc_tolerance": comparison["rule"]["auc_tolerance"],
+                    "holdout_fingerprint": comparison["holdout"]["fingerprint"],
+                    "active_version": (comparison.get("active") or {}).get("version"),
+                }
+            )
+            mlflow.log_dict(dict(comparison), "promotion.json")
+            run_id = str(run.info.run_id)
+    except Exception as error:  # MLflow is a mirror of the store: never fail the command
+        log.warning("promotion of %s not logged to MLflow: %s", version, error)
+        return None
+    set_alias(CHALLENGER_ALIAS, version)
+    return run_id

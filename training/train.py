@@ -1,15 +1,17 @@
 """`creditscore train`: from application files to a cost-optimal, explainable model version.
 
-Stages: load and validate -> fit the feature transform (gender left out) -> cross-validate
-the candidates (dummy, logistic regression and LightGBM under monotone constraints, each
-imbalance strategy) -> bounded search of LightGBM parameters -> final cross-validation,
-cost-optimal threshold -> calibration of the out-of-fold probabilities (an intercept shift
-in log-odds when their ECE exceeds 1 point) -> ablations (what gender as an input, or
-dropping the monotone constraints, would change) -> refit on all reference clients -> ONNX
-export with a parity check on every new client -> the served threshold (exact or
-bootstrap-averaged, ``evaluate.threshold_rules``) and the borderline band (bootstrap of the
-threshold), score bins and fairness by group -> statistics, explanations and plots ->
-MLflow run and registry -> ``ARTDIR/<version>`` and ``latest``.
+Stages: load and validate -> set the held-out clients aside (``training.holdout``: no stage
+below sees them; ``creditscore promote`` scores versions on them) -> fit the feature
+transform (gender left out) -> cross-validate the candidates (dummy, logistic regression
+and LightGBM under monotone constraints, each imbalance strategy) -> bounded search of
+LightGBM parameters -> final cross-validation, cost-optimal threshold -> calibration of
+the out-of-fold probabilities (an intercept shift in log-odds when their ECE exceeds 1
+point) -> ablations (what gender as an input, or dropping the monotone constraints, would
+change) -> refit on all fitted clients -> ONNX export with a parity check on every new
+client -> the served threshold (exact or bootstrap-averaged, ``evaluate.threshold_rules``)
+and the borderline band (bootstrap of the threshold), score bins and fairness by group ->
+statistics, explanations and plots -> MLflow run and registry -> ``ARTDIR/<version>`` and
+``latest``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from creditscore_common.version import (
     REFERENCE_STATS_FILE,
     REPORT_DIR,
 )
-from training import calibration, export, fairness, plots, stats, tracking
+from training import calibration, export, fairness, holdout, plots, stats, tracking
 from training.data import (
     TRAIN_FILE,
     ApplicationTable,
@@ -194,6 +196,8 @@ def _metadata(
     reference: ApplicationTable,
     fingerprint: str,
     run: RunOutcome,
+    split: holdout.HoldoutSplit,
+    data_dir: Path,
 ) -> dict[str, Any]:
     spec, chosen, trials = run.spec, run.chosen, run.trials
     m = chosen.metrics
@@ -246,7 +250,11 @@ def _metadata(
         "training_data": {
             "file": TRAIN_FILE,
             "sha256": fingerprint,
+            # The clients fitted on: the file's, less the held-out ones.
             "n_clients": reference.n_rows,
+            "n_clients_in_file": reference.n_rows + split.holdout.n_rows,
+            # Where promote finds the holdout by default (``--data`` overrides it).
+            "data_dir": str(data_dir.resolve()),
             "default_rate": float(np.mean(reference.target))
             if reference.target is not None
             else None,
@@ -256,6 +264,7 @@ def _metadata(
         "calibration": run.calibration,
         "fairness": run.fairness,
         **({"ablations": run.ablations} if run.ablations is not None else {}),
+        "holdout": split.record,
         "seed": config.seed,
     }
 
@@ -326,7 +335,15 @@ def _ablations(
 def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingResult:
     """Run the whole pipeline and publish a new model version under ``artifacts_dir``."""
     started = time.perf_counter()
-    reference, new_clients = load_reference_and_new(data_dir)
+    in_file, new_clients = load_reference_and_new(data_dir)
+    split = holdout.split_reference(in_file)
+    reference = split.training  # from here on, the held-out clients do not exist
+    log.info(
+        "%d reference clients held out for validation (%s), %d fitted on",
+        split.holdout.n_rows,
+        holdout.HOLDOUT_RULE,
+        reference.n_rows,
+    )
     assert reference.target is not None
     y = reference.target
     stages = StageProgress(_planned_fits(config), "training", "fit", config.progress)
@@ -418,9 +435,11 @@ def train(data_dir: Path, artifacts_dir: Path, config: TrainConfig) -> TrainingR
         calibration=calibrated.record,
         fairness=groups,
     )
-    metadata = _metadata(version, created_at, config, reference, fingerprint, outcome)
-    # Values that broke a plausibility rule, read as missing (training.data).
-    metadata["data_quality"] = data_quality_record(reference, new_clients)
+    metadata = _metadata(
+        version, created_at, config, reference, fingerprint, outcome, split, data_dir
+    )
+    # Values that broke a plausibility rule, read as missing (training.data): whole files.
+    metadata["data_quality"] = data_quality_record(in_file, new_clients)
     if metadata["leakage_alarm"]:
         log.warning(
             "LEAKAGE ALARM: cross-validated AUC %.3f > %.2f; check for a column that "
@@ -488,6 +507,7 @@ def _track(
                 "chosen": metadata["chosen"],
                 "n_features": len(metadata["features"]),
                 "training_data_sha256": metadata["training_data"]["sha256"],
+                "holdout_fingerprint": metadata["holdout"]["fingerprint"],
                 "monotone_constraints": metadata["monotone_constraints"],
             },
         )

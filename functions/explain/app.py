@@ -26,7 +26,7 @@ from creditscore_common.version import IMPORTANCE_FILE, MODEL_FILE, ONNX_FILE
 MODEL_FILES = (ONNX_FILE, MODEL_FILE, IMPORTANCE_FILE)
 
 router = APIRouter(tags=["explain"])
-ClientId = Path(ge=0, description="SK_ID_CURR of a new client")
+ClientId = Path(ge=0, le=2**63 - 1, description="SK_ID_CURR of a new client")
 LangQuery = Annotated[Lang, Query(description="language of labels and sentences")]
 TopQuery = Annotated[
     int | None,
@@ -80,9 +80,11 @@ def counterfactual_application(
 
 
 @router.get("/model", response_model=card.ModelCard)
-def model_card(_: AdvisorDep, models: ModelsDep, lang: LangQuery = DEFAULT_LANG) -> card.ModelCard:
-    """The active model's card: training data, metrics, threshold, intended use, limits."""
-    return card.model_card(models, lang)
+def model_card(
+    _: AdvisorDep, models: ModelsDep, store: StoreDep, lang: LangQuery = DEFAULT_LANG
+) -> card.ModelCard:
+    """The active model's card: training data, metrics, threshold, use, limits, history."""
+    return card.model_card(models, lang, store)
 
 
 @router.get("/model/importance", response_model=card.GlobalImportance)

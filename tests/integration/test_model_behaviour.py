@@ -25,6 +25,7 @@ from serving.local_server import load_function
 from training import calibration, fairness
 from training.data import NEW_CLIENTS_FILE, TRAIN_FILE, ApplicationTable, load_applications
 from training.evaluate import CostWeights, best_threshold
+from training.holdout import split_reference
 from training.modelling import logit, sigmoid
 from training.train import TrainingResult
 
@@ -46,7 +47,9 @@ def new_clients(small_data_dir: Path) -> ApplicationTable:
 
 @pytest.fixture(scope="module")
 def reference(small_data_dir: Path) -> ApplicationTable:
-    return load_applications(small_data_dir / TRAIN_FILE, with_target=True)
+    """The reference clients training fits on: the file's, less the held-out ones."""
+    table = load_applications(small_data_dir / TRAIN_FILE, with_target=True)
+    return split_reference(table).training
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +165,9 @@ def test_borderline_band_holds_the_threshold(
 
 
 def test_score_bins_cover_every_reference_client(
-    model: ScoringModel, trained_model: TrainingResult, small_data_dir: Path
+    model: ScoringModel, trained_model: TrainingResult, reference: ApplicationTable
 ) -> None:
     bins = model.metadata["score_bins"]
-    reference = load_applications(small_data_dir / TRAIN_FILE, with_target=True)
     assert reference.target is not None
     edges, counts = bins["edges"], bins["n_clients"]
     assert edges[0] == 0.0 and edges[-1] == 1.0 and len(edges) == len(counts) + 1 <= 21

@@ -2,24 +2,30 @@
 
 ``GET /model`` gives the active version's card (data fingerprint, metrics, threshold and
 borderline interval, costs, ablations, calibration, fairness by group, intended use and known
-limits, in the advisor's language); ``GET /model/importance`` its features by mean |TreeSHAP|
-over training clients. Calibration and fairness are None for versions trained before they
-were measured.
+limits, in the advisor's language, and the history of the active version: which version
+became active, how, when, by whom and why); ``GET /model/importance`` its features by mean
+|TreeSHAP| over training clients. Calibration and fairness are None for versions trained
+before they were measured.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from creditscore_common import wording
+from creditscore_common.errors import StoreUnavailableError
 from creditscore_common.labels import Lang, column_label, feature_labels, level_text, word
 from creditscore_common.model import ScoringModel
 from creditscore_common.provider import ModelProvider, check_served_file, served_file
+from creditscore_common.store import Store
 from creditscore_common.version import IMPORTANCE_FILE
+
+log = logging.getLogger(__name__)
 
 
 class TrainingData(BaseModel):
@@ -111,6 +117,19 @@ class Fairness(BaseModel):
     dimensions: dict[str, FairnessDimension]
 
 
+class HistoryEvent(BaseModel):
+    """One change of the active model version (``models/history.jsonl`` in the store)."""
+
+    version: str = Field(description="the version that became active")
+    action: Literal["publish", "activate", "promote", "rollback"]
+    at: str = Field(description="when (UTC, ISO 8601)")
+    by: str = Field(description="who ran the command")
+    reason: str = Field(description="why")
+    previous: str | None = Field(description="the version active before (null: none)")
+    forced: bool | None = Field(None, description="promote: activated although worse")
+    comparison: str | None = Field(None, description="promote: where its comparison is stored")
+
+
 class ModelCard(BaseModel):
     """What a model version is, how well it does, and what it must not be used for."""
 
@@ -150,6 +169,11 @@ class ModelCard(BaseModel):
     explanation_method: str
     intended_use: list[str]
     known_limits: list[str]
+    history: list[HistoryEvent] | None = Field(
+        None,
+        description="changes of the active version, newest first (null: the store's history "
+        "could not be read)",
+    )
 
 
 class ImportanceItem(BaseModel):
@@ -180,8 +204,27 @@ class GlobalImportance(BaseModel):
 # ============================================================================ model card
 
 
-def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
-    """The active model version's card: data, metrics, threshold, use and limits."""
+def model_history(store: Store) -> list[HistoryEvent] | None:
+    """The store's model history, newest first; None (logged) if it cannot be read."""
+    try:
+        events = store.model_history()
+    except StoreUnavailableError as error:
+        log.warning("model history unavailable: %s", error)
+        return None
+    known = set(HistoryEvent.model_fields)
+    history: list[HistoryEvent] = []
+    for event in reversed(events):
+        try:
+            history.append(
+                HistoryEvent.model_validate({k: v for k, v in event.items() if k in known})
+            )
+        except ValidationError as error:  # a hand-edited line: shown in the log, not a 500
+            log.warning("model history event skipped (%s): %s", event, error)
+    return history
+
+
+def model_card(models: ModelProvider, lang: Lang, store: Store | None = None) -> ModelCard:
+    """The active model version's card: data, metrics, threshold, use, limits, history."""
     model = models.current()
     meta = model.metadata
     data = meta.get("training_data") or {}
@@ -213,6 +256,7 @@ def model_card(models: ModelProvider, lang: Lang) -> ModelCard:
         explanation_method=wording.EXPLANATION_METHOD,
         intended_use=wording.intended_use(lang, meta.get("cost_fn"), meta.get("cost_fp")),
         known_limits=wording.known_limits(lang),
+        history=model_history(store) if store is not None else None,
     )
 
 

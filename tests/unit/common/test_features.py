@@ -33,6 +33,7 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.reference_schema import DAYS_EMPLOYED_ANOMALY, load_schema
 from creditscore_common.version import METADATA_FILE
 from training.data import ApplicationTable, load_reference_and_new
+from training.holdout import split_reference
 from training.train import TrainingResult
 
 N_PARITY_CLIENTS = 300
@@ -207,7 +208,8 @@ def test_a_new_derived_feature_leaves_published_versions_as_they_were(
     assert np.array_equal(reloaded.score_columns(new_clients.columns), before)
     record = new_clients.record(0)
     assert reloaded.score_record(record) == published.score_record(record)
-    refitted = fit_feature_spec(reference.columns)
+    # Training fits on the reference clients less the held-out ones (training.holdout).
+    refitted = fit_feature_spec(split_reference(reference).training.columns)
     assert NEW_RATIO in refitted.derived_features and NEW_RATIO in refitted.features
     assert set(refitted.features) - set(published.spec.features) == {NEW_RATIO}
     assert FeatureSpec.from_dict(json.loads(json.dumps(refitted.to_dict()))) == refitted

@@ -25,7 +25,15 @@ from creditscore_common.model import ScoringModel
 from creditscore_common.provider import ModelProvider
 from creditscore_common.settings import Settings
 from creditscore_common.store import open_store
-from creditscore_common.store.aws import BATCH_SIZE, MAX_BATCH_ATTEMPTS, AwsStore
+from creditscore_common.store.aws import (
+    BATCH_SIZE,
+    MAX_BATCH_ATTEMPTS,
+    RETRY_AFTER_BUSY,
+    RETRY_AFTER_UNREACHABLE,
+    AwsStore,
+    StoreBusyError,
+    unavailable_error,
+)
 from creditscore_common.store.base import ACTIVE_POINTER, MODELS_PREFIX
 from creditscore_common.version import (
     IMPORTANCE_FILE,
@@ -392,6 +400,88 @@ def test_access_denied_is_store_unavailable(
         store.get_client(100002)
 
 
+def test_clients_fail_fast_within_the_lambda_timeout(aws_credentials: None, tmp_path: Path) -> None:
+    """Two attempts at most (standard retry mode), 1 s to connect, 2 s between bytes read:
+    one call gives up in about 7 s, under the functions' 10 s timeout."""
+    store = make_store(tmp_path)
+    config = store.dynamodb.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert (config.connect_timeout, config.read_timeout) == (1, 2)
+    worst = config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout)
+    assert worst + 1 < load_template()["Globals"]["Function"]["Timeout"]
+
+
+@pytest.mark.parametrize(
+    ("code", "busy"),
+    [
+        ("ProvisionedThroughputExceededException", True),
+        ("ThrottlingException", True),
+        ("SlowDown", True),
+        ("RequestLimitExceeded", True),
+        ("ResourceNotFoundException", False),
+        ("AccessDeniedException", False),
+    ],
+)
+def test_throttling_is_busy_and_other_errors_name_their_code(code: str, busy: bool) -> None:
+    from botocore.exceptions import ClientError
+
+    arn = "arn:aws:dynamodb:eu-west-3:123456789012:table/secret-table"
+    error = ClientError(
+        {
+            "Error": {"Code": code, "Message": f"about {arn}"},
+            "ResponseMetadata": {"RequestId": "REQUEST-ID-1234"},
+        },
+        "GetItem",
+    )
+    mapped = unavailable_error("reading a client", "DynamoDB", error)
+    assert isinstance(mapped, StoreUnavailableError)
+    assert isinstance(mapped, StoreBusyError) is busy
+    message = str(mapped)
+    assert message.startswith("reading a client failed: DynamoDB") and code in message
+    assert "arn:" not in message and "REQUEST-ID" not in message
+    if busy:
+        assert isinstance(mapped, StoreBusyError) and mapped.retry_after == RETRY_AFTER_BUSY
+        assert "busy" in message and "retry" in message
+
+
+@pytest.mark.parametrize(
+    ("error_name", "words"),
+    [
+        ("ReadTimeoutError", "did not answer in time"),
+        ("ConnectTimeoutError", "did not answer in time"),
+        ("EndpointConnectionError", "cannot connect to S3"),
+        ("ConnectionClosedError", "cannot connect to S3"),
+    ],
+)
+def test_timeouts_and_lost_connections_are_busy_without_the_url(
+    error_name: str, words: str
+) -> None:
+    import botocore.exceptions
+
+    url = "https://creditscore-models-secret.s3.eu-west-3.amazonaws.com/models/active"
+    error: Exception = getattr(botocore.exceptions, error_name)(endpoint_url=url)
+    mapped = unavailable_error("reading the active model pointer", "S3", error)
+    assert isinstance(mapped, StoreBusyError)
+    assert mapped.retry_after == RETRY_AFTER_UNREACHABLE
+    assert words in str(mapped) and "retry" in str(mapped)
+    assert "amazonaws" not in str(mapped) and "secret" not in str(mapped)
+
+
+def test_a_failed_call_names_the_service_it_called(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service comes from the boto3 client: a real throttled GetItem says DynamoDB."""
+    store = make_store(tmp_path)
+
+    def throttled(event_name: str, **_: Any) -> Any:
+        parsed = {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}
+        return type("Answer", (), {"status_code": 400, "headers": {}, "content": b""})(), parsed
+
+    store.dynamodb.meta.events.register_first("before-call.dynamodb.GetItem", throttled)
+    with pytest.raises(StoreBusyError, match="DynamoDB is busy"):
+        store.get_client(100002)
+
+
 def test_clients_are_created_lazily(aws_credentials: None, tmp_path: Path) -> None:
     """Constructing the store (at import, on Lambda) must not create boto3 clients."""
     store = make_store(tmp_path)
@@ -600,3 +690,61 @@ def test_no_function_may_scan_the_decisions_table() -> None:
                 actions = [actions] if isinstance(actions, str) else actions
                 if "DecisionsTable" in json.dumps(statement["Resource"]):
                     assert "dynamodb:Scan" not in actions, name
+
+
+# ---------------------------------------------------------------------------- model history
+
+
+def test_history_and_pointer_on_s3(aws: None, tmp_path: Path) -> None:
+    """The event is one line of models/history.jsonl, written before the pointer."""
+    store = make_store(tmp_path)
+    assert store.model_history() == []
+    first = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+    second = make_fake_version(tmp_path / "v", "20260102-000000-bbbbbbbb", b"other")
+    for folder in (first, second):
+        store.put_model_version(folder)
+    assert store.activate_recorded(first.name, "publish", "ci", "first")
+    assert store.activate_recorded(second.name, "activate", "ops", "hotfix")
+    assert not store.activate_recorded(second.name, "activate", "ops", "again")
+    history = store.model_history()
+    assert [(e["version"], e["action"], e["previous"], e["by"]) for e in history] == [
+        (first.name, "publish", None, "ci"),
+        (second.name, "activate", first.name, "ops"),
+    ]
+    assert store.active_version() == second.name
+    with pytest.raises(ValueError, match="not in the store"):
+        store.activate_recorded("no-such-version", "activate", "ops", "typo")
+    where = store.put_promotion(second.name, {"verdict": "accepted"})
+    assert where == f"s3://{BUCKET}/{MODELS_PREFIX}/promotions/{second.name}.json"
+    s3 = boto3.client("s3", region_name=REGION)
+    body = s3.get_object(Bucket=BUCKET, Key=f"{MODELS_PREFIX}/promotions/{second.name}.json")
+    assert json.loads(body["Body"].read()) == {"verdict": "accepted"}
+
+
+def test_a_concurrent_history_write_is_not_overwritten(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another command appends between our read and our write: the conditional PUT fails,
+    the state is read again, and both events are kept."""
+    store = make_store(tmp_path)
+    first = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+    second = make_fake_version(tmp_path / "v", "20260102-000000-bbbbbbbb", b"other")
+    for folder in (first, second):
+        store.put_model_version(folder)
+    store.activate_recorded(first.name, "publish", "ci", "first")
+    real_read = store._read_history
+    calls = {"n": 0}
+
+    def read_then_someone_writes() -> tuple[list[dict[str, Any]], str | None]:
+        seen = real_read()
+        calls["n"] += 1
+        if calls["n"] == 1:  # another writer appends after our read
+            other = make_store(tmp_path / "other")
+            text = "".join(json.dumps(e) + "\n" for e in [*seen[0], {**seen[0][0], "by": "x"}])
+            other.s3.put_object(Bucket=BUCKET, Key=f"{MODELS_PREFIX}/history.jsonl", Body=text)
+        return seen
+
+    monkeypatch.setattr(store, "_read_history", read_then_someone_writes)
+    assert store.activate_recorded(second.name, "activate", "ops", "hotfix")
+    assert calls["n"] == 2
+    assert [e["by"] for e in store.model_history()] == ["ci", "x", "ops"]

@@ -500,3 +500,23 @@ def test_local_all_decisions_on_a_closed_store_is_unavailable(tmp_path: Path) ->
     store.close()
     with pytest.raises(StoreUnavailableError):
         store.all_decisions()
+
+
+def test_local_history_is_one_file_replaced_whole(tmp_path: Path) -> None:
+    """models/history.jsonl beside the pointer; a temporary copy a dead switch left goes."""
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        first = make_fake_version(tmp_path / "v", "20260101-000000-aaaaaaaa")
+        store.put_model_version(first)
+        (store.models_dir / ".history.jsonl-abcd1234").write_text("half")
+        assert store.activate_recorded(first.name, "publish", "ci", "first")
+        assert sorted(p.name for p in store.models_dir.iterdir()) == sorted(
+            [first.name, ACTIVE_POINTER, "history.jsonl", PUBLISH_LOCK]
+        )
+        (event,) = store.model_history()
+        assert (event["version"], event["previous"], event["by"]) == (first.name, None, "ci")
+        (store.models_dir / "history.jsonl").write_text("not json\n")
+        with pytest.raises(StoreUnavailableError, match="line 1 is not JSON"):
+            store.model_history()
+    finally:
+        store.close()

@@ -39,6 +39,7 @@ from training.data import (
     load_reference_and_new,
 )
 from training.evaluate import CostWeights, best_threshold
+from training.holdout import split_reference
 from training.export import (
     PARITY_TOLERANCE,
     ExportParityError,
@@ -305,7 +306,10 @@ def test_threshold_is_the_cost_optimum_of_the_chosen_out_of_fold_probabilities(
 ) -> None:
     threshold = metadata["threshold"]
     assert 0 < threshold < 1
-    reference = load_applications(small_data_dir / TRAIN_FILE, with_target=True)
+    # Training fits on the reference clients less the held-out ones (training.holdout).
+    reference = split_reference(
+        load_applications(small_data_dir / TRAIN_FILE, with_target=True)
+    ).training
     assert reference.target is not None
     weights = CostWeights(metadata["cost_fn"], metadata["cost_fp"])
     expected, cost = best_threshold(reference.target, trained_model.chosen.oof_probability, weights)
@@ -321,7 +325,8 @@ def test_training_data_fingerprint(
 ) -> None:
     data = metadata["training_data"]
     assert data["sha256"] == sha256_of(small_data_dir / TRAIN_FILE)
-    assert data["n_clients"] == tables[0].n_rows
+    assert data["n_clients"] == split_reference(tables[0]).training.n_rows
+    assert data["n_clients_in_file"] == tables[0].n_rows
     assert 0.03 < data["default_rate"] < 0.15
     assert data["sha256"][:8] in metadata["model_version"]
 
@@ -383,7 +388,7 @@ def test_reference_stats_hold_only_aggregates(
     longest = max(len(v) for _, v in _walk(stats) if isinstance(v, list))
     assert longest <= len(PERCENTILES)  # nothing with one entry per client
     assert not any("SK_ID" in key or "TARGET" in key for key, _ in _walk(stats))
-    assert stats["n_clients"] == tables[0].n_rows
+    assert stats["n_clients"] == split_reference(tables[0]).training.n_rows
 
 
 def _count_lists(stats: dict[str, Any]) -> Iterator[tuple[str, str, list[int | None]]]:

@@ -57,6 +57,108 @@ BATCH_SIZE = 25  # DynamoDB's BatchWriteItem limit
 MAX_BATCH_ATTEMPTS = 8
 
 
+#: Seconds a caller is told to wait (Retry-After) when AWS throttles, and when it does not
+#: answer: a throttled table frees up within a second or two (botocore already retried with
+#: backoff); an endpoint that timed out may need longer.
+RETRY_AFTER_BUSY = 2
+RETRY_AFTER_UNREACHABLE = 5
+
+#: Error codes AWS gives a throttled request (botocore's standard retry mode uses the same
+#: list): the service is up but busy, and the request may be sent again shortly.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+
+
+def client_config() -> Any:
+    """The botocore Config of every client: fail fast, retry once, within Lambda's timeout.
+
+    The functions run for at most 10 s (template.yaml). A call makes at most two attempts
+    (``standard`` mode: throttling and connection errors retried with jittered backoff, under
+    a retry quota), each at most 1 s to connect and 2 s between bytes read, so one call gives
+    up after about 7 s: the caller gets a 503 it can retry rather than a Lambda timeout.
+    """
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=1,
+        read_timeout=2,
+        retries={"mode": "standard", "total_max_attempts": 2},
+    )
+
+
+class StoreBusyError(StoreUnavailableError):
+    """S3 or DynamoDB throttled the request or did not answer: worth retrying shortly.
+
+    ``retry_after``: seconds the API tells the caller to wait (its Retry-After header).
+    """
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _service_of(operation: Any) -> str:
+    """The AWS service a bound boto3 client method calls ("S3", "DynamoDB"), else "AWS"."""
+    client = getattr(operation, "__self__", None)
+    service_model = getattr(getattr(client, "meta", None), "service_model", None)
+    service_id = getattr(service_model, "service_id", None)
+    return str(service_id) if service_id else "AWS"
+
+
+def unavailable_error(what: str, service: str, error: Exception) -> StoreUnavailableError:
+    """The domain error for a failed AWS call, in words fit for an API answer.
+
+    Throttling and timeouts or lost connections become :class:`StoreBusyError` (retry
+    later); any other error names its code or kind. Nothing of the request is repeated
+    (endpoint URL, bucket or table name, request id, ARN): the full error is logged.
+    """
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", "")) or "unknown error"
+        if code in THROTTLING_CODES:
+            return StoreBusyError(
+                f"{what} failed: {service} is busy (throttled, {code}); "
+                f"retry in {RETRY_AFTER_BUSY} seconds",
+                RETRY_AFTER_BUSY,
+            )
+        return StoreUnavailableError(f"{what} failed: {service} answered {code}")
+    if isinstance(error, ReadTimeoutError | ConnectTimeoutError):
+        return StoreBusyError(
+            f"{what} failed: {service} did not answer in time; "
+            f"retry in {RETRY_AFTER_UNREACHABLE} seconds",
+            RETRY_AFTER_UNREACHABLE,
+        )
+    if isinstance(error, EndpointConnectionError | ConnectionClosedError | BotoConnectionError):
+        return StoreBusyError(
+            f"{what} failed: cannot connect to {service}; "
+            f"retry in {RETRY_AFTER_UNREACHABLE} seconds",
+            RETRY_AFTER_UNREACHABLE,
+        )
+    return StoreUnavailableError(f"{what} failed: {type(error).__name__}: {error}")
+
+
 class AwsStore(Store):
     """S3 + DynamoDB backend."""
 
@@ -82,12 +184,9 @@ class AwsStore(Store):
 
     def _client(self, service: str) -> Any:
         import boto3
-        from botocore.config import Config
 
-        # Fail fast: a function answers 503 quickly rather than hang until its timeout.
-        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2})
         session = self._session or boto3.session.Session()
-        return session.client(service, region_name=self.region, config=config)
+        return session.client(service, region_name=self.region, config=client_config())
 
     @property
     def s3(self) -> Any:
@@ -124,9 +223,13 @@ class AwsStore(Store):
             code = error.response.get("Error", {}).get("Code", "")
             if code in absent:
                 raise
-            raise StoreUnavailableError(f"{what} failed: {code or error}") from error
+            unavailable = unavailable_error(what, _service_of(operation), error)
+            log.warning("%s: %s", unavailable, error)
+            raise unavailable from error
         except BotoCoreError as error:
-            raise StoreUnavailableError(f"{what} failed: {error}") from error
+            unavailable = unavailable_error(what, _service_of(operation), error)
+            log.warning("%s: %s", unavailable, error)
+            raise unavailable from error
 
     def _key(self, *parts: str) -> str:
         return "/".join((MODELS_PREFIX, *parts))
@@ -426,6 +529,121 @@ class AwsStore(Store):
             request["ExclusiveStartKey"] = last
         decisions.sort(key=lambda record: (record["decided_at"], record["client_id"]))
         return decisions
+
+    # ---------------------------------------------------------------- model history
+    # Lifecycle (creditscore activate / rollback / promote / publish). The history is one S3
+    # object, models/history.jsonl, rewritten whole with a conditional PUT (If-Match on the
+    # ETag read, If-None-Match for the first event): two lifecycle commands cannot both
+    # append from the same state, no table is needed beyond the stack's, and the functions
+    # already may read models/* (GET /model lists it). A DynamoDB item per event would need a
+    # new table and a Query grant for the explain function; the history stays small (one
+    # line per activation), so rewriting it is cheap.
+
+    def _history_key(self) -> str:
+        from creditscore_common.store.base import HISTORY_FILE
+
+        return self._key(HISTORY_FILE)
+
+    def _read_history(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The history and the ETag of its object (None: no history yet)."""
+        from botocore.exceptions import ClientError
+
+        from creditscore_common.store.base import decode_history
+
+        try:
+            answer = self._call(
+                "reading the model history",
+                self.s3.get_object,
+                absent=("NoSuchKey", "404", "AccessDenied", "403"),
+                Bucket=self.bucket,
+                Key=self._history_key(),
+            )
+        except ClientError:
+            return [], None
+        try:
+            events = decode_history(answer["Body"].read().decode(), self._history_key())
+        except ValueError as error:
+            raise StoreUnavailableError(str(error)) from error
+        return events, str(answer["ETag"])
+
+    def model_history(self) -> list[dict[str, Any]]:
+        """``models/history.jsonl``, oldest first (empty when there is none, or unreadable).
+
+        As for the drift summary, AccessDenied on this key means "not written yet" for a
+        function that may not list the bucket.
+        """
+        return self._read_history()[0]
+
+    def activate_recorded(
+        self,
+        version: str,
+        action: Any,
+        by: str,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """The event (conditional PUT of the history), then the pointer (one PUT).
+
+        A concurrent lifecycle command makes the conditional PUT fail (412): the state is
+        read again, up to 3 times, then StoreUnavailableError. If the pointer PUT fails,
+        the event stays and a rerun completes the switch without a second event.
+        """
+        from botocore.exceptions import ClientError
+
+        from creditscore_common.store.base import encode_history, lifecycle_event
+
+        if not self._has_version(version):
+            raise ValueError(f"model version {version} is not in the store")
+        for _ in range(3):
+            active = self.active_version()
+            if active == version:
+                return False
+            history, etag = self._read_history()
+            last = history[-1] if history else None
+            if not (last and last["version"] == version and last.get("previous") == active):
+                event = lifecycle_event(version, action, by, reason, active, details)
+                condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+                try:
+                    self._call(
+                        "writing the model history",
+                        self.s3.put_object,
+                        absent=("PreconditionFailed", "412", "ConditionalRequestConflict", "409"),
+                        Bucket=self.bucket,
+                        Key=self._history_key(),
+                        Body=encode_history([*history, event]).encode(),
+                        ContentType="application/x-ndjson",
+                        **condition,
+                    )
+                except ClientError:
+                    log.warning("the model history changed while %s was activated; again", version)
+                    continue
+            self._call(
+                "writing the active model pointer",
+                self.s3.put_object,
+                Bucket=self.bucket,
+                Key=self._key(ACTIVE_POINTER),
+                Body=(version + "\n").encode(),
+            )
+            return True
+        raise StoreUnavailableError(
+            "the model history kept changing (another activate, rollback, promote or publish "
+            "is running): try again when it is done"
+        )
+
+    def put_promotion(self, version: str, comparison: Mapping[str, Any]) -> str:
+        """Upload ``models/promotions/<version>.json`` (one PUT); returns its s3:// URI."""
+        from creditscore_common.store.base import PROMOTIONS_PREFIX
+
+        key = self._key(PROMOTIONS_PREFIX, f"{version}.json")
+        self._call(
+            "writing the promotion record",
+            self.s3.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(comparison, allow_nan=False, indent=2).encode(),
+            ContentType="application/json",
+        )
+        return f"s3://{self.bucket}/{key}"
 
 
 #: Decision fields stored as DynamoDB numbers (from the record's types), and their type.

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from creditscore_common.errors import CreditScoreError
 from creditscore_common.schemas import DecisionRecord
 
 MODELS_PREFIX = "models"
@@ -21,6 +23,14 @@ ACTIVE_POINTER = "active"
 #: Monitoring documents (the latest drift summary) live beside the models, under this prefix.
 MONITORING_PREFIX = "monitoring"
 DRIFT_SUMMARY_FILE = "drift_summary.json"
+#: ``models/history.jsonl``: one JSON line per change of the active version, oldest first.
+HISTORY_FILE = "history.jsonl"
+#: ``models/promotions/<version>.json``: the last comparison ``creditscore promote`` made
+#: for a candidate (beside the version's folder, not in it: a version's files are hashed).
+PROMOTIONS_PREFIX = "promotions"
+
+LifecycleAction = Literal["publish", "activate", "promote", "rollback"]
+LIFECYCLE_ACTIONS: tuple[LifecycleAction, ...] = ("publish", "activate", "promote", "rollback")
 
 Application = dict[str, Any]
 
@@ -59,6 +69,11 @@ SEARCH_FIELDS = ("NAME_CONTRACT_TYPE", "NAME_INCOME_TYPE", "NAME_EDUCATION_TYPE"
 #: Fields of a decision record, as every backend stores them (append-only): the fields of
 #: the API's record, in its order.
 DECISION_FIELDS: tuple[str, ...] = tuple(DecisionRecord.model_fields)
+#: The decision fields a record may lack (None): left out of the rows the stores return, so
+#: that records made before these fields existed read back exactly as they were written.
+OPTIONAL_DECISION_FIELDS: frozenset[str] = frozenset(
+    name for name, field in DecisionRecord.model_fields.items() if not field.is_required()
+)
 ClientSummary = dict[str, Any]
 
 
@@ -95,6 +110,121 @@ def client_summary(application: Mapping[str, Any]) -> ClientSummary:
     return {f: application[f] for f in SUMMARY_FIELDS if application.get(f) is not None}
 
 
+class DecisionConflictError(CreditScoreError):
+    """A decision that would not replace the client's current final decision (409).
+
+    Raised when a record's ``supersedes`` does not name the client's current final decision
+    (None while the client has one, or a stale one: someone recorded in between).
+    """
+
+    status_code = 409
+    code = "decision_conflict"
+
+
+def decision_row(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored decision as the stores return it: :data:`DECISION_FIELDS` order, no None optionals."""
+    return {
+        name: fields[name]
+        for name in DECISION_FIELDS
+        if fields.get(name) is not None or name not in OPTIONAL_DECISION_FIELDS
+    }
+
+
+def final_decision(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The client's current final decision: the latest record no other record supersedes.
+
+    ``records`` oldest first (as :meth:`Store.list_decisions` returns them). Records made
+    before ``supersedes`` existed supersede nothing: the latest of them is the final one.
+    """
+    superseded = {r.get("supersedes") for r in records}
+    current = [r for r in records if r["decided_at"] not in superseded]
+    return current[-1] if current else None
+
+
+def lifecycle_event(
+    version: str,
+    action: LifecycleAction,
+    by: str,
+    reason: str,
+    previous: str | None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One line of the model history: which version became active, how, when, who and why.
+
+    ``at`` is the UTC time (ISO 8601, seconds); ``previous`` the version active before (None
+    for the first one); ``details`` optional extra facts (``forced``, the comparison...).
+    """
+    if action not in LIFECYCLE_ACTIONS:
+        raise ValueError(f"unknown lifecycle action {action!r}: one of {LIFECYCLE_ACTIONS}")
+    return {
+        "version": version,
+        "action": action,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "by": by,
+        "reason": reason,
+        "previous": previous,
+        **dict(details or {}),
+    }
+
+
+def encode_history(events: Iterable[Mapping[str, Any]]) -> str:
+    """The history file's text: one compact JSON object a line."""
+    return "".join(
+        json.dumps(dict(e), allow_nan=False, ensure_ascii=False, separators=(",", ":")) + "\n"
+        for e in events
+    )
+
+
+def decode_history(text: str, where: str) -> list[dict[str, Any]]:
+    """Inverse of :func:`encode_history`; ValueError naming ``where`` and the line if broken."""
+    events: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{where} line {number} is not JSON: {error}") from error
+        if not isinstance(event, dict) or "version" not in event or "action" not in event:
+            raise ValueError(f"{where} line {number} is not a history event")
+        events.append(event)
+    return events
+
+
+def activation_stack(history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The versions a rollback walks back through, the active one last.
+
+    Every event but a rollback pushes its version; a rollback pops the version it left. A
+    store whose first recorded event names a ``previous`` (active before the history
+    existed) starts from that version.
+    """
+    stack: list[str] = []
+    if history and history[0].get("previous"):
+        stack.append(str(history[0]["previous"]))
+    for event in history:
+        if event["action"] == "rollback":
+            if stack:
+                stack.pop()
+            if not stack or stack[-1] != event["version"]:
+                stack.append(str(event["version"]))
+        else:
+            stack.append(str(event["version"]))
+    return stack
+
+
+def rollback_target(history: Sequence[Mapping[str, Any]], active: str | None) -> str | None:
+    """The version a rollback reactivates: the one active before ``active`` (None: none).
+
+    Rolling back twice walks back twice (A, B, C active in turn: C -> B -> A), rather than
+    toggling between the last two.
+    """
+    stack = activation_stack(history)
+    if active is None or not stack or stack[-1] != active:
+        return None
+    earlier = [version for version in stack[:-1] if version != active]
+    return earlier[-1] if earlier else None
+
+
 class Store(ABC):
     """Where the functions read model versions and clients."""
 
@@ -120,6 +250,35 @@ class Store(ABC):
     @abstractmethod
     def activate(self, version: str) -> bool:
         """Make ``version`` the active one in one atomic step; False if it already was."""
+
+    @abstractmethod
+    def activate_recorded(
+        self,
+        version: str,
+        action: LifecycleAction,
+        by: str,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Make ``version`` active and add its :func:`lifecycle_event` to the history.
+
+        One step for readers: the event is written first, then the pointer is switched; a
+        process that dies in between leaves an event whose switch a rerun completes (without
+        a second event). False, and nothing recorded, if ``version`` already was active.
+        ValueError if the version is not in the store.
+        """
+
+    @abstractmethod
+    def model_history(self) -> list[dict[str, Any]]:
+        """Every recorded change of the active version, oldest first (empty: none yet)."""
+
+    @abstractmethod
+    def put_promotion(self, version: str, comparison: Mapping[str, Any]) -> str:
+        """Store the comparison ``creditscore promote`` made for ``version``; returns where.
+
+        Replaces the previous comparison of the same version (the history keeps the figures
+        of each promotion that switched the active version).
+        """
 
     # ---------------------------------------------------------------- clients
 
@@ -149,11 +308,20 @@ class Store(ABC):
     # ---------------------------------------------------------------- decisions
 
     @abstractmethod
-    def add_decision(self, record: Mapping[str, Any]) -> None:
+    def add_decision(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Append one decision record (:data:`DECISION_FIELDS`); never overwrite one.
 
         The audit log is append-only: no backend updates or deletes a decision, and a
         record whose (client_id, decided_at) already exists is refused, not replaced.
+        In one atomic step with the write:
+
+        * a record whose ``idempotency_key`` (if any) a record of the same client already
+          has is not written: that earlier record is returned instead (a repeated request);
+        * the record's ``supersedes`` (None if absent) must be the ``decided_at`` of the
+          client's :func:`final_decision` (None: the client has none), else
+          :class:`DecisionConflictError`: two advisors cannot both replace the same one.
+
+        Returns the record stored under the key: ``record`` itself when it was written.
         """
 
     @abstractmethod

@@ -4,6 +4,8 @@ Layout::
 
     PATH/models/<version>/...     the files of each model version
     PATH/models/active            the active version's name (replaced atomically)
+    PATH/models/history.jsonl     every change of the active version (replaced atomically)
+    PATH/models/promotions/<version>.json   the last comparison `promote` made for a version
     PATH/models/.publishing       the version a publish is writing (removed when it is done)
     PATH/models/.publish.lock     held (flock) by the publish that is running
     PATH/store.sqlite             clients and decisions (WAL: -wal and -shm beside it)
@@ -49,16 +51,22 @@ from creditscore_common.store.base import (
     ACTIVE_POINTER,
     DECISION_FIELDS,
     DRIFT_SUMMARY_FILE,
+    HISTORY_FILE,
     MODELS_PREFIX,
     MONITORING_PREFIX,
+    PROMOTIONS_PREFIX,
     SEARCH_FIELDS,
     SUMMARY_FIELDS,
     Application,
     ClientSummary,
+    LifecycleAction,
     Store,
     decode_application,
+    decode_history,
     encode_application,
+    encode_history,
     is_id_prefix,
+    lifecycle_event,
     search_terms,
 )
 from creditscore_common.version import read_metadata, version_files
@@ -76,7 +84,7 @@ PUBLISH_LOCK = ".publish.lock"
 #: The folder a version is copied to before its rename (``tempfile.mkdtemp`` names).
 _STAGING = re.compile(r"^\.(?P<version>.+)-[a-z0-9_]{8}$")
 #: Files written aside then renamed, left behind if a process dies in between.
-_TEMPORARY_PREFIXES = (f".{ACTIVE_POINTER}-", f"{PUBLISH_MARKER}-")
+_TEMPORARY_PREFIXES = (f".{ACTIVE_POINTER}-", f"{PUBLISH_MARKER}-", f".{HISTORY_FILE}-")
 #: The largest integer SQLite stores (a signed 64-bit integer): no client id is above it.
 _MAX_ID = 2**63 - 1
 _SCHEMA = """
@@ -153,6 +161,9 @@ class LocalStore(Store):
                 "recorded in the lost file are not in a new one)"
             )
         self._lock = threading.Lock()
+        #: Whether this object holds the publish lock (:meth:`publishing`), which
+        #: :meth:`activate_recorded` takes itself when its caller does not.
+        self._publish_held = False
         #: (device, inode) of the database files this process opened, by file name.
         self._opened: dict[str, tuple[int, int]] = {}
         if database.exists():
@@ -369,7 +380,11 @@ class LocalStore(Store):
                 log.warning("removed %s, left in %s by an interrupted publish", leftover.name,
                             self.models_dir)  # fmt: skip
             _write_aside(self.models_dir / PUBLISH_MARKER, version + "\n")
-            yield
+            self._publish_held = True
+            try:
+                yield
+            finally:
+                self._publish_held = False
             (self.models_dir / PUBLISH_MARKER).unlink()
         finally:
             os.close(lock)  # releases the lock
@@ -417,6 +432,66 @@ class LocalStore(Store):
             return False
         _write_aside(self.models_dir / ACTIVE_POINTER, version + "\n")
         return True
+
+    # ---------------------------------------------------------------- history, promotions
+
+    @property
+    def history_path(self) -> Path:
+        """The history file, ``models/history.jsonl``."""
+        return self.models_dir / HISTORY_FILE
+
+    def model_history(self) -> list[dict[str, Any]]:
+        """The recorded changes of the active version, oldest first."""
+        try:
+            text = self.history_path.read_text()
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StoreUnavailableError(f"cannot read {self.history_path}: {error}") from error
+        try:
+            return decode_history(text, str(self.history_path))
+        except ValueError as error:
+            raise StoreUnavailableError(str(error)) from error
+
+    def activate_recorded(
+        self,
+        version: str,
+        action: LifecycleAction,
+        by: str,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """The event, then the pointer, each replaced whole, under the publish lock.
+
+        Taken here when the caller (publish) does not already hold it: two lifecycle
+        commands never interleave. The history file is rewritten aside and renamed over, so a
+        reader sees it without or with the new line; a death between the two renames leaves
+        the publish marker (/health reports it) and an event a rerun completes.
+        """
+        if not self._publish_held:
+            with self.publishing(version):
+                return self.activate_recorded(version, action, by, reason, details)
+        if not (self.model_dir(version) / "metadata.json").is_file():
+            raise ValueError(f"model version {version} is not in the store")
+        active = self.active_version()
+        if active == version:
+            return False
+        history = self.model_history()
+        last = history[-1] if history else None
+        if last is not None and last["version"] == version and last.get("previous") == active:
+            log.warning("completing the switch to %s recorded at %s", version, last.get("at"))
+        else:
+            event = lifecycle_event(version, action, by, reason, active, details)
+            _write_aside(self.history_path, encode_history([*history, event]))
+        self.activate(version)  # the pointer, written aside then renamed
+        return True
+
+    def put_promotion(self, version: str, comparison: Mapping[str, Any]) -> str:
+        """Write ``models/promotions/<version>.json`` aside, then rename it over."""
+        target = self.models_dir / PROMOTIONS_PREFIX / f"{version}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_aside(target, json.dumps(comparison, allow_nan=False, indent=2) + "\n")
+        return str(target)
 
     # ---------------------------------------------------------------- clients
 
