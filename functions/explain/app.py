@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from mangum import Mangum
 
-from creditscore_common import counterfactual, explain, monitoring
+from creditscore_common import counterfactual, explain, monitoring, observability
 from creditscore_common import model_card as card
 from creditscore_common.api import AdvisorDep, ModelsDep, StoreDep, create_app, models_for
 from creditscore_common.labels import DEFAULT_LANG, Lang
@@ -105,13 +105,13 @@ def drift_summary(_: AdvisorDep, store: StoreDep) -> dict[str, Any]:
     return monitoring.latest_drift_summary(store)
 
 
-configure_logging()
+configure_logging("explain")
 app = create_app(
     "Credit score — explain",
     "Local and global explanations, model card, drift monitoring.",
     MODEL_FILES,
 )
 app.include_router(router)
-handler = Mangum(app, lifespan="off")
+handler = observability.instrument(Mangum(app, lifespan="off"), "explain")
 # Model and TreeSHAP booster loaded during Lambda's init phase, not on the first request.
 explain.warm_up(lambda: models_for(get_settings()))

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from mangum import Mangum
 
-from creditscore_common import service, traffic
+from creditscore_common import observability, service, traffic
 from creditscore_common.api import (
     AdvisorDep,
     ModelsDep,
@@ -69,12 +69,12 @@ async def score_application(_: AdvisorDep, models: ModelsDep, body: ScoreRequest
     return service.serve_application(models, body.scorable()).as_dict()
 
 
-configure_logging()
+configure_logging("score")
 try:  # one JSON line per served score (TRAFFIC_LOG): the drift analysis reads them back
     traffic.configure_traffic_log(get_settings().traffic_log)
 except ValueError as error:  # invalid settings: warm_up reports them, routes answer 503
     logging.getLogger(__name__).warning("traffic log not configured: %s", error)
 app = create_app("Credit score — score", "Default probability and decision.", MODEL_FILES)
 app.include_router(router)
-handler = Mangum(app, lifespan="off")
+handler = observability.instrument(Mangum(app, lifespan="off"), "score")
 warm_up()  # load the model during Lambda's init phase, not on the first request

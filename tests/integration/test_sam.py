@@ -232,6 +232,11 @@ RUNNER = textwrap.dedent(
         function_version = "$LATEST"
         aws_request_id = "00000000-0000-0000-0000-000000000000"
         memory_limit_in_mb = 1024
+        invoked_function_arn = (
+            "arn:aws:lambda:eu-west-3:123456789012:function:creditscore-ScoreFunction"
+        )
+        log_group_name = "/creditscore/test/score"
+        log_stream_name = "2026/11/30/[$LATEST]0"
 
         def get_remaining_time_in_millis(self):
             return 10000

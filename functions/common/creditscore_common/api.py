@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.message
 import hmac
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Annotated, Any
@@ -22,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creditscore_common.errors import CreditScoreError
+from creditscore_common import observability
+from creditscore_common.errors import CreditScoreError, ModelUnavailableError, StoreUnavailableError
 from creditscore_common.provider import ModelProvider
 from creditscore_common.schemas import ErrorResponse
 from creditscore_common.settings import Settings, get_settings
@@ -74,7 +76,8 @@ class AuthError(CreditScoreError):
 
 @lru_cache(maxsize=1)
 def _store(settings: Settings) -> Store:
-    return open_store(settings)
+    # On Lambda each store call is an X-Ray subsegment (store.<method>).
+    return observability.traced_store(open_store(settings))
 
 
 @lru_cache(maxsize=1)
@@ -182,6 +185,10 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CreditScoreError)
     if error.status_code >= 500:
         log.error("%s: %s", error.code, error)
+    if isinstance(error, StoreUnavailableError):
+        observability.count(observability.STORE_ERRORS)
+    elif isinstance(error, ModelUnavailableError):
+        observability.count(observability.MODEL_ERRORS)
     # A transient failure (a throttled or slow store) says when to try again.
     retry_after = error.retry_after
     headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
@@ -264,6 +271,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _protected_cache: dict[int, tuple[dict[str, Any], list[tuple[Any, set[str]]]]] = {}
+_openapi_lock = threading.Lock()
 
 
 def _protected_operations(app: FastAPI) -> list[tuple[Any, set[str]]]:
@@ -272,6 +280,11 @@ def _protected_operations(app: FastAPI) -> list[tuple[Any, set[str]]]:
     Read from the OpenAPI schema: an operation is marked with the bearer security scheme
     exactly when it depends on :func:`require_auth` (through ``_bearer``).
     """
+    if app.openapi_schema is None:
+        # FastAPI builds the schema on first use and caches it, but two threads building it
+        # at once (the first concurrent requests) can break each other: one builds it.
+        with _openapi_lock:
+            app.openapi()
     schema = app.openapi()  # cached by FastAPI
     cached = _protected_cache.get(id(app))
     if cached is not None and cached[0] is schema:

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
+from creditscore_common import observability
 from creditscore_common.labels import (
     DEFAULT_LANG,
     Lang,
@@ -366,6 +367,8 @@ def _summary(needed: bool, found: bool, first: str | None, threshold: float, lan
     )
 
 
+@observability.counted(observability.COUNTERFACTUALS)
+@observability.traced(observability.MODEL_COUNTERFACTUAL)
 def counterfactual(
     model: ScoringModel,
     application: Mapping[str, Any],

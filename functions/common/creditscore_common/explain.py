@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from creditscore_common import model_card, wording
+from creditscore_common import model_card, observability, wording
 from creditscore_common.errors import ExplanationError, ModelUnavailableError
 from creditscore_common.factors import Factor, factors, feature_factors, member_of
 from creditscore_common.features import FeatureSpec, transform_record_features
@@ -426,6 +426,8 @@ def _factor_items(
     return items
 
 
+@observability.counted(observability.EXPLANATIONS)
+@observability.traced(observability.MODEL_EXPLAIN)
 def explain(
     model: ScoringModel,
     application: Mapping[str, Any],

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from creditscore_common import traffic
+from creditscore_common import observability, traffic
 from creditscore_common.errors import CreditScoreError
 from creditscore_common.model import ScoringModel
 from creditscore_common.provider import ModelProvider
@@ -43,7 +43,8 @@ class Score:
 
 
 def _score_with(model: ScoringModel, application: Mapping[str, Any]) -> Score:
-    probability = model.score_record(application)
+    with observability.traced(observability.MODEL_SCORE):
+        probability = model.score_record(application)
     return Score(
         probability=probability,
         threshold=model.threshold,
@@ -76,6 +77,7 @@ def serve_application(
     model = models.current()
     score = _score_with(model, application)
     traffic.log_served_score(model.spec, application, score, client_id)
+    observability.count_served_score(score.decision, score.band)
     return score
 
 
