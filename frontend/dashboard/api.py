@@ -159,16 +159,19 @@ def request(
     params: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
     retry: bool = True,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> Any:
     """Call the API and return the decoded JSON answer, or raise :class:`ApiError`.
 
     A 503 and a dropped connection are retried (``RETRY_PAUSES``) when ``retry`` is true; a
     POST is retried only on a 503. A call that writes (a decision) passes ``retry=False``: a
     503 may come after the write, and the audit log must not get the decision twice.
+    ``extra_headers`` (an Idempotency-Key) are sent with the usual ones.
     """
     if not config.token:
         raise ApiError("config", "API_TOKEN is not set")
     headers = {"Authorization": f"Bearer {config.token}", "Accept": "application/json"}
+    headers.update(extra_headers or {})
     clean = {k: v for k, v in (params or {}).items() if v is not None}
     url = f"{config.url}{path}"
     attempts = len(RETRY_PAUSES) + 1 if retry else 1
@@ -356,10 +359,33 @@ def decisions(client_id: int) -> Any:
     return request(load_config(), "GET", f"/clients/{client_id}/decisions")
 
 
-def record_decision(client_id: int, decision: str, comment: str) -> Any:
-    """POST /clients/{id}/decisions (never retried: it writes to the audit log)."""
-    body = {"decision": decision, "comment": comment}
-    return request(load_config(), "POST", f"/clients/{client_id}/decisions", None, body, False)
+def record_decision(
+    client_id: int,
+    decision: str,
+    comment: str,
+    idempotency_key: str,
+    reason_code: str | None = None,
+    supersedes: str | None = None,
+) -> Any:
+    """POST /clients/{id}/decisions with the submission's Idempotency-Key (not retried here).
+
+    The caller keeps ``idempotency_key`` until the decision is recorded: sending the same
+    submission again (a double click, a retry after a failure) gets the first record back.
+    """
+    body: dict[str, Any] = {"decision": decision, "comment": comment}
+    if reason_code is not None:
+        body["reason_code"] = reason_code
+    if supersedes is not None:
+        body["supersedes"] = supersedes
+    return request(
+        load_config(),
+        "POST",
+        f"/clients/{client_id}/decisions",
+        None,
+        body,
+        False,
+        {"Idempotency-Key": idempotency_key},
+    )
 
 
 def score_application(application: Mapping[str, Any]) -> Any:

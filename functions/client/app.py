@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 from mangum import Mangum
 
 from creditscore_common import (
@@ -18,6 +18,7 @@ from creditscore_common import (
     clients,
     compare,
     decisions,
+    observability,
     reference_index,
     schemas,
 )
@@ -122,34 +123,61 @@ def similar(
 
 
 @router.post(
-    "/clients/{client_id}/decisions", response_model=schemas.DecisionRecord, status_code=201
+    "/clients/{client_id}/decisions",
+    response_model=schemas.DecisionRecord,
+    status_code=201,
+    responses={
+        200: {
+            "model": schemas.DecisionRecord,
+            "description": "a repeat of an Idempotency-Key: the first record, nothing written",
+        },
+        409: {
+            "model": schemas.ErrorResponse,
+            "description": "the client has a final decision and `supersedes` does not name it, "
+            "or the Idempotency-Key was used for another decision",
+        },
+    },
 )
 def record_decision(
     advisor: AdvisorDep,
     store: StoreDep,
     models: ModelsDep,
     body: decisions.DecisionRequest,
+    response: Response,
     client_id: int = ClientId,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=decisions.IDEMPOTENCY_KEY_PATTERN,
+            description="one per form submission: a repeat is answered with the first record",
+        ),
+    ] = None,
 ) -> schemas.DecisionRecord:
-    """Record the advisor's decision with the client's current score (append-only)."""
-    return decisions.record_decision(store, models, client_id, body, advisor)
+    """Record the advisor's decision with the client's current score (append-only, once)."""
+    record, written = decisions.record_decision(
+        store, models, client_id, body, advisor, idempotency_key
+    )
+    if not written:
+        response.status_code = 200
+    return record
 
 
 @router.get("/clients/{client_id}/decisions", response_model=decisions.DecisionList)
 def list_decisions(
     _: AdvisorDep, store: StoreDep, client_id: int = ClientId
 ) -> decisions.DecisionList:
-    """Every decision recorded on the client, oldest first."""
+    """Every decision recorded on the client, oldest first, and the current final one."""
     return decisions.client_decisions(store, client_id)
 
 
-configure_logging()
+configure_logging("client")
 app = create_app(
     "Credit score — clients",
     "New clients, comparisons with reference clients (aggregates only), decisions.",
     MODEL_FILES,
 )
 app.include_router(router)
-handler = Mangum(app, lifespan="off")
+handler = observability.instrument(Mangum(app, lifespan="off"), "client")
 warm_up()  # the model, during Lambda's init phase
 reference_index.warm_up(lambda: models_for(get_settings()))  # and its reference profiles

@@ -212,6 +212,17 @@ class HealthResponse(BaseModel):
     detail: str | None = None
 
 
+#: Why an advisor goes against the model (labels and directions: ``decisions.REASON_CODES``).
+ReasonCode = Literal[
+    "garanties_supplementaires",
+    "co_emprunteur",
+    "situation_verifiee",
+    "incoherence_declarations",
+    "endettement_constate",
+    "autre",
+]
+
+
 class DecisionRecord(BaseModel):
     """One recorded decision, with the score it was made against.
 
@@ -229,6 +240,19 @@ class DecisionRecord(BaseModel):
     probability: float = Field(description="P(default) when the decision was recorded")
     threshold: float = Field(description="decision threshold of that model version")
     model_version: str
+    # Optional fields: absent (None) in records made before they existed.
+    overrides_model: bool | None = Field(
+        None, description="the decision goes against the model's (accept while it refuses...)"
+    )
+    reason_code: ReasonCode | None = Field(
+        None, description="why the advisor went against the model (decisions.REASON_CODES)"
+    )
+    supersedes: str | None = Field(
+        None, description="decided_at of the earlier record this one replaces (None: none)"
+    )
+    idempotency_key: str | None = Field(
+        None, description="the Idempotency-Key header of the request that recorded it"
+    )
 
 
 class ErrorResponse(BaseModel):

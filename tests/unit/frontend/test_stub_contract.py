@@ -246,3 +246,40 @@ def test_stub_fairness_is_worded_and_counted_like_the_api(lang: str) -> None:
         )
     assert answer["threshold"] == card["threshold"]
     model_card.Calibration.model_validate(card["calibration"])
+
+
+def test_reason_codes_agree_with_the_api() -> None:
+    """The stub, the dashboard's list and its words say what decisions.REASON_CODES says."""
+    from dashboard.decision_tab import REASONS
+    from dashboard.i18n import french_spaces, t
+
+    by_model = {
+        model: tuple(
+            code for code, (against, _, _) in decisions.REASON_CODES.items() if model in against
+        )
+        for model in ("accept", "refuse")
+    }
+    assert stub_api.REASON_CODES == by_model == REASONS
+    assert set(decisions.REASON_CODES) == set(get_args(schemas.ReasonCode))
+    for code, (_, french, english) in decisions.REASON_CODES.items():
+        assert (t(f"reason_{code}", "fr"), t(f"reason_{code}", "en")) == (
+            french_spaces(french),
+            english,
+        )
+
+
+def test_the_stub_records_a_submission_once_and_replaces_only_on_purpose() -> None:
+    state = stub_api.StubApi()
+    url = "/clients/100002/decisions"  # the model refuses 100002
+    body = {"decision": "refuse", "comment": "vu"}
+    first = state.answer("POST", url, {}, body, "k1")
+    assert first[0] == 201 and state.answer("POST", url, {}, body, "k1") == (200, first[1])
+    assert state.answer("POST", url, {}, {**body, "comment": "autre"}, "k1")[0] == 409
+    assert state.answer("POST", url, {}, body, "k2")[0] == 409  # no supersedes
+    against = {"decision": "accept", "comment": "", "supersedes": first[1]["decided_at"]}
+    assert state.answer("POST", url, {}, against, "k3")[0] == 422  # no reason code
+    replaced = state.answer("POST", url, {}, {**against, "reason_code": "co_emprunteur"}, "k4")
+    assert replaced[0] == 201
+    listed = decisions.DecisionList.model_validate(state.answer("GET", url, {}, None)[1])
+    assert listed.final is not None and listed.final.decided_at == replaced[1]["decided_at"]
+    assert len(listed.decisions) == 2

@@ -39,10 +39,13 @@ from creditscore_common.store.base import (
     ClientSummary,
     Store,
     client_summary,
+    decision_row,
     decode_application,
     encode_application,
+    final_decision,
     matches_search,
     search_terms,
+    supersede_conflict,
 )
 from creditscore_common.version import (
     METADATA_FILE,
@@ -54,6 +57,11 @@ from creditscore_common.version import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 25  # DynamoDB's BatchWriteItem limit
+#: Sort keys of the decisions table's guard items start with this (after every ISO time):
+#: ``~final`` (the client's final decision) and ``~key#<idempotency key>``.
+GUARD_PREFIX = "~"
+FINAL_POINTER = GUARD_PREFIX + "final"
+KEY_MARKER = GUARD_PREFIX + "key#"
 MAX_BATCH_ATTEMPTS = 8
 
 
@@ -481,35 +489,134 @@ class AwsStore(Store):
             raise StoreUnavailableError("DECISIONS_TABLE is not configured for this store")
         return self.decisions_table
 
-    def add_decision(self, record: Mapping[str, Any]) -> None:
-        """PutItem, on condition that no decision has this (client_id, decided_at) yet."""
-        item = {name: _attribute(name, record[name]) for name in DECISION_FIELDS}
-        self._call(
-            "recording a decision",
-            self.dynamodb.put_item,
-            TableName=self._decisions(),
-            Item=item,
-            ConditionExpression="attribute_not_exists(decided_at)",
-        )
+    def add_decision(self, record: Mapping[str, Any], exclusive: bool = False) -> dict[str, Any]:
+        """Write the record, its key's marker and the final pointer in one transaction.
 
-    def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
-        """Query the client's decisions by ascending decided_at (strongly consistent)."""
-        decisions: list[dict[str, Any]] = []
+        Beside the records, a client's partition holds two kinds of guard items, whose
+        ``decided_at`` starts with ``~`` (after every time, so a Query for records stops
+        before them): ``~key#<idempotency key>`` (``record_at``: the record written with that
+        key) and ``~final`` (``final_at``: the client's final decision). TransactWriteItems
+        puts the record (if its key is new), the marker (if no marker has that key) and the
+        pointer (if it still names the record ``supersedes`` replaces) all or none: a
+        repeated key returns the first record, a stale ``supersedes`` is a 409. Clients
+        decided before the pointer existed have none: their final decision is read from the
+        records (a race there is only guarded until their first new decision).
+        Every write is a Put: the function needs dynamodb:PutItem and Query, nothing else.
+        """
+        client_id = int(record["client_id"])
+        key, supersedes = record.get("idempotency_key"), record.get("supersedes")
+        decisions = self.list_decisions(client_id)
+        earlier = next((d for d in decisions if key and d.get("idempotency_key") == key), None)
+        if earlier is not None:
+            return earlier
+        final = final_decision(decisions)
+        if exclusive and supersedes != (None if final is None else final["decided_at"]):
+            raise supersede_conflict(final, supersedes)
+        table, partition = self._decisions(), {"N": str(client_id)}
+        pointer: dict[str, Any] = {
+            "TableName": table,
+            "Item": {"client_id": partition, "decided_at": {"S": FINAL_POINTER}},
+        }
+        # Not exclusive: the pointer follows the appended record, unconditionally.
+        pointer["Item"]["final_at"] = {"S": str(record["decided_at"])}
+        if exclusive:
+            pointer["ConditionExpression"] = "attribute_not_exists(decided_at)"
+        if exclusive and supersedes is not None:
+            pointer["ConditionExpression"] += " OR final_at = :superseded"
+            pointer["ExpressionAttributeValues"] = {":superseded": {"S": str(supersedes)}}
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {
+                        name: _attribute(name, record[name])
+                        for name in DECISION_FIELDS
+                        if record.get(name) is not None
+                    },
+                    "ConditionExpression": "attribute_not_exists(decided_at)",
+                }
+            },
+            {"Put": pointer},
+        ]
+        if key:
+            marker = {"client_id": partition, "decided_at": {"S": KEY_MARKER + str(key)}}
+            marker["record_at"] = {"S": str(record["decided_at"])}
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": marker,
+                        "ConditionExpression": "attribute_not_exists(decided_at)",
+                    }
+                }
+            )
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "recording a decision",
+                self.dynamodb.transact_write_items,
+                absent=("TransactionCanceledException",),
+                TransactItems=actions,
+            )
+        except ClientError as error:  # cancelled: which condition failed says why
+            reasons = [
+                str(reason.get("Code", ""))
+                for reason in error.response.get("CancellationReasons", [])
+            ]
+            if key and reasons[2:3] == ["ConditionalCheckFailed"]:  # a concurrent repeat
+                return self._decision_with_key(client_id, str(key))
+            if reasons[1:2] == ["ConditionalCheckFailed"]:  # replaced meanwhile
+                raise supersede_conflict(
+                    final_decision(self.list_decisions(client_id)), supersedes
+                ) from error
+            codes = ", ".join(code for code in reasons if code not in ("", "None"))
+            duplicate = reasons[:1] == ["ConditionalCheckFailed"]
+            raise StoreUnavailableError(
+                f"recording a decision failed: DynamoDB answered {codes or 'an error'}"
+                + (" (a record with this decided_at exists)" if duplicate else "")
+            ) from error
+        return decision_row(record)
+
+    def _decision_with_key(self, client_id: int, key: str) -> dict[str, Any]:
+        """The record a ``~key#`` marker names (written in the same transaction)."""
+        marker = self._decision_items(client_id, "decided_at = :at", KEY_MARKER + key)
+        if not marker:
+            raise StoreUnavailableError(f"recording a decision failed: no marker for key {key}")
+        found = self._decision_items(client_id, "decided_at = :at", marker[0]["record_at"]["S"])
+        if not found:
+            raise StoreUnavailableError(f"recording a decision failed: no record for key {key}")
+        return _decision_of(found[0])
+
+    def _decision_items(self, client_id: int, condition: str, at: str) -> list[dict[str, Any]]:
+        """Raw items of the client's partition whose decided_at meets ``condition`` (:at)."""
+        items: list[dict[str, Any]] = []
         request: dict[str, Any] = {
             "TableName": self._decisions(),
-            "KeyConditionExpression": "client_id = :client",
-            "ExpressionAttributeValues": {":client": {"N": str(int(client_id))}},
+            "KeyConditionExpression": f"client_id = :client AND {condition}",
+            "ExpressionAttributeValues": {
+                ":client": {"N": str(int(client_id))},
+                ":at": {"S": at},
+            },
             "ScanIndexForward": True,
             "ConsistentRead": True,
         }
         while True:
             answer = self._call("reading decisions", self.dynamodb.query, **request)
-            for item in answer.get("Items", []):
-                decisions.append({name: _value(name, item[name]) for name in DECISION_FIELDS})
+            items.extend(answer.get("Items", []))
             last = answer.get("LastEvaluatedKey")
             if not last:
-                return decisions
+                return items
             request["ExclusiveStartKey"] = last
+
+    def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
+        """Query the client's decisions by ascending decided_at (strongly consistent).
+
+        The guard items (``~...``, see :meth:`add_decision`) sort after every record: the
+        key condition stops before them.
+        """
+        items = self._decision_items(client_id, "decided_at < :at", GUARD_PREFIX)
+        return [_decision_of(item) for item in items]
 
     def all_decisions(self) -> list[dict[str, Any]]:
         """Scan the whole decisions table (every page), sorted by decided_at then client.
@@ -522,7 +629,8 @@ class AwsStore(Store):
         while True:
             answer = self._call("reading every decision", self.dynamodb.scan, **request)
             for item in answer.get("Items", []):
-                decisions.append({name: _value(name, item[name]) for name in DECISION_FIELDS})
+                if not item["decided_at"]["S"].startswith(GUARD_PREFIX):  # not a record
+                    decisions.append(_decision_of(item))
             last = answer.get("LastEvaluatedKey")
             if not last:
                 break
@@ -654,8 +762,10 @@ _NUMBER_FIELDS: dict[str, type[int] | type[float]] = {
 }
 
 
-def _attribute(name: str, value: Any) -> dict[str, str]:
-    """A decision field as a DynamoDB attribute: numbers exact, everything else a string."""
+def _attribute(name: str, value: Any) -> dict[str, Any]:
+    """A decision field as a DynamoDB attribute: numbers exact, bools, else a string."""
+    if isinstance(value, bool):
+        return {"BOOL": value}
     kind = _NUMBER_FIELDS.get(name)
     if kind is int:
         return {"N": str(int(value))}
@@ -664,10 +774,19 @@ def _attribute(name: str, value: Any) -> dict[str, str]:
     return {"S": str(value)}
 
 
-def _value(name: str, attribute: Mapping[str, str]) -> Any:
+def _value(name: str, attribute: Mapping[str, Any]) -> Any:
     """Inverse of :func:`_attribute`."""
+    if "BOOL" in attribute:
+        return bool(attribute["BOOL"])
     kind = _NUMBER_FIELDS.get(name)
     return attribute["S"] if kind is None else kind(attribute["N"])
+
+
+def _decision_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A decision item as a record (attributes absent from older items left out)."""
+    return decision_row(
+        {name: _value(name, item[name]) for name in DECISION_FIELDS if name in item}
+    )
 
 
 def _number(value: float) -> str:

@@ -122,7 +122,7 @@ class DecisionConflictError(CreditScoreError):
 
 
 def decision_row(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored decision as the stores return it: :data:`DECISION_FIELDS` order, no None optionals."""
+    """A decision as stores return it: :data:`DECISION_FIELDS` in order, no None optionals."""
     return {
         name: fields[name]
         for name in DECISION_FIELDS
@@ -139,6 +139,27 @@ def final_decision(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | 
     superseded = {r.get("supersedes") for r in records}
     current = [r for r in records if r["decided_at"] not in superseded]
     return current[-1] if current else None
+
+
+def supersede_conflict(
+    final: Mapping[str, Any] | None, supersedes: str | None
+) -> DecisionConflictError:
+    """The 409 for a record whose ``supersedes`` is not the ``final`` decision's id."""
+    if final is None:
+        return DecisionConflictError(
+            f"nothing to supersede: the client has no recorded decision (supersedes="
+            f"{supersedes!r}); send the decision without supersedes"
+        )
+    current = f"{final['decision']} by {final['advisor']}, decided_at={final['decided_at']}"
+    if supersedes is None:
+        return DecisionConflictError(
+            f"a decision is already recorded ({current}): send supersedes="
+            f"{final['decided_at']} to replace it"
+        )
+    return DecisionConflictError(
+        f"supersedes={supersedes} is not the client's current final decision ({current}; "
+        "it was recorded or replaced meanwhile): reload, and send its decided_at to replace it"
+    )
 
 
 def lifecycle_event(
@@ -308,7 +329,7 @@ class Store(ABC):
     # ---------------------------------------------------------------- decisions
 
     @abstractmethod
-    def add_decision(self, record: Mapping[str, Any]) -> dict[str, Any]:
+    def add_decision(self, record: Mapping[str, Any], exclusive: bool = False) -> dict[str, Any]:
         """Append one decision record (:data:`DECISION_FIELDS`); never overwrite one.
 
         The audit log is append-only: no backend updates or deletes a decision, and a
@@ -317,9 +338,11 @@ class Store(ABC):
 
         * a record whose ``idempotency_key`` (if any) a record of the same client already
           has is not written: that earlier record is returned instead (a repeated request);
-        * the record's ``supersedes`` (None if absent) must be the ``decided_at`` of the
-          client's :func:`final_decision` (None: the client has none), else
-          :class:`DecisionConflictError`: two advisors cannot both replace the same one.
+        * ``exclusive`` (what the API asks): the record's ``supersedes`` (None if absent)
+          must be the ``decided_at`` of the client's :func:`final_decision` (None: the
+          client has none), else :class:`DecisionConflictError`: two advisors cannot both
+          decide, or replace the same decision. Without it the record is appended as it is
+          (imports, reports' fixtures).
 
         Returns the record stored under the key: ``record`` itself when it was written.
         """

@@ -61,13 +61,16 @@ from creditscore_common.store.base import (
     ClientSummary,
     LifecycleAction,
     Store,
+    decision_row,
     decode_application,
     decode_history,
     encode_application,
     encode_history,
+    final_decision,
     is_id_prefix,
     lifecycle_event,
     search_terms,
+    supersede_conflict,
 )
 from creditscore_common.version import read_metadata, version_files
 
@@ -107,6 +110,10 @@ CREATE TABLE IF NOT EXISTS decisions (
     probability REAL NOT NULL,
     threshold REAL NOT NULL,
     model_version TEXT NOT NULL,
+    overrides_model INTEGER,
+    reason_code TEXT,
+    supersedes TEXT,
+    idempotency_key TEXT,
     UNIQUE (client_id, decided_at)
 );
 CREATE TRIGGER IF NOT EXISTS decisions_are_never_updated BEFORE UPDATE ON decisions
@@ -114,6 +121,35 @@ BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_are_never_deleted BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 """
+#: Columns added to the decisions table after it first shipped (nullable: older rows have
+#: none), added by :meth:`LocalStore._decisions_ready` to a table made without them.
+_DECISIONS_ADDED_COLUMNS = {
+    "overrides_model": "INTEGER",
+    "reason_code": "TEXT",
+    "supersedes": "TEXT",
+    "idempotency_key": "TEXT",
+}
+#: One record a key per client (NULLs are distinct: requests without a key are not
+#: deduplicated), and a record superseded at most once (no two replacements of one record).
+_DECISIONS_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_idempotency_key
+    ON decisions (client_id, idempotency_key);
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_supersede_once
+    ON decisions (client_id, supersedes) WHERE supersedes IS NOT NULL;
+"""
+
+
+def _sql_value(value: Any) -> Any:
+    """A decision field as SQLite stores it (a bool as 0 or 1)."""
+    return int(value) if isinstance(value, bool) else value
+
+
+def _decision_of(row: Iterable[Any]) -> dict[str, Any]:
+    """A decisions row (:data:`DECISION_FIELDS` columns) as a record."""
+    fields = dict(zip(DECISION_FIELDS, row, strict=True))
+    if fields["overrides_model"] is not None:
+        fields["overrides_model"] = bool(fields["overrides_model"])
+    return decision_row(fields)
 
 
 def _like_escape(text: str) -> str:
@@ -577,26 +613,81 @@ class LocalStore(Store):
     # ---------------------------------------------------------------- decisions
 
     def _decisions_ready(self) -> None:
-        """Create the decisions table on first use (stores made before it existed)."""
+        """Create the decisions table on first use, or migrate one made by an older version.
+
+        A table made before the idempotency key and supersession gains their (nullable)
+        columns and unique indexes; every step is a no-op once done.
+        """
         if getattr(self, "_has_decisions", False):
             return
-        with self._database(write=False) as db:  # a no-op once the table exists
+        with self._database(write=False) as db:
             db.executescript(_DECISIONS_SCHEMA)
+            present = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
+            for column, kind in _DECISIONS_ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}")
+            db.executescript(_DECISIONS_INDEXES)
         self._has_decisions = True
 
-    def add_decision(self, record: Mapping[str, Any]) -> None:
-        """INSERT one decision (never UPDATE or DELETE); a duplicate key is refused."""
-        values = [record[f] for f in DECISION_FIELDS]
+    def add_decision(self, record: Mapping[str, Any], exclusive: bool = False) -> dict[str, Any]:
+        """INSERT one decision (never UPDATE or DELETE) under the rules of the interface.
+
+        The key lookup, the final-decision check and the INSERT run in one BEGIN IMMEDIATE
+        transaction: other processes sharing the database wait, so none slips in between.
+        """
+        values = [_sql_value(record.get(f)) for f in DECISION_FIELDS]
         self._decisions_ready()
         try:
             with self._database(write=True) as db:
-                db.execute(
-                    f"INSERT INTO decisions ({', '.join(DECISION_FIELDS)}) "
-                    f"VALUES ({', '.join('?' * len(DECISION_FIELDS))})",
-                    values,
-                )
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    earlier = self._decision_with_key(db, record)
+                    if earlier is not None:
+                        db.execute("ROLLBACK")
+                        return earlier
+                    if exclusive:
+                        client_id = int(record["client_id"])
+                        final = final_decision(self._client_decisions(db, client_id))
+                        expected = None if final is None else final["decided_at"]
+                        if record.get("supersedes") != expected:
+                            raise supersede_conflict(final, record.get("supersedes"))
+                    db.execute(
+                        f"INSERT INTO decisions ({', '.join(DECISION_FIELDS)}) "
+                        f"VALUES ({', '.join('?' * len(DECISION_FIELDS))})",
+                        values,
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
         except sqlite3.IntegrityError as error:
             raise StoreUnavailableError(f"decision not recorded: {error}") from error
+        return decision_row(record)
+
+    @staticmethod
+    def _decision_with_key(
+        db: sqlite3.Connection, record: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The client's record made with ``record``'s idempotency key, if any."""
+        if record.get("idempotency_key") is None:
+            return None
+        row = db.execute(
+            f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions "
+            "WHERE client_id = ? AND idempotency_key = ?",
+            (int(record["client_id"]), str(record["idempotency_key"])),
+        ).fetchone()
+        return None if row is None else _decision_of(row)
+
+    @staticmethod
+    def _client_decisions(db: sqlite3.Connection, client_id: int) -> list[dict[str, Any]]:
+        """The client's decisions, oldest first (the caller holds the database)."""
+        rows = db.execute(
+            f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions WHERE client_id = ? "
+            "ORDER BY decided_at, id",
+            (client_id,),
+        ).fetchall()
+        return [_decision_of(row) for row in rows]
 
     def list_decisions(self, client_id: int) -> list[dict[str, Any]]:
         """Decisions on a client in the order they were made (none beyond SQLite's ids)."""
@@ -604,12 +695,7 @@ class LocalStore(Store):
             return []
         self._decisions_ready()
         with self._database(write=False) as db:
-            rows = db.execute(
-                f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions WHERE client_id = ? "
-                "ORDER BY decided_at, id",
-                (int(client_id),),
-            ).fetchall()
-        return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
+            return self._client_decisions(db, int(client_id))
 
     def all_decisions(self) -> list[dict[str, Any]]:
         """Every decision of every client, in the order they were made."""
@@ -618,7 +704,7 @@ class LocalStore(Store):
             rows = db.execute(
                 f"SELECT {', '.join(DECISION_FIELDS)} FROM decisions ORDER BY decided_at, id"
             ).fetchall()
-        return [dict(zip(DECISION_FIELDS, row, strict=True)) for row in rows]
+        return [_decision_of(row) for row in rows]
 
     # ---------------------------------------------------------------- monitoring
 
