@@ -35,7 +35,7 @@ SEED ?= 42
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 
-.PHONY: help install build demo env serve dashboard browser drift eda report test lint typecheck format data train train-full predict bench mlflow-ui lock clean local-image sam-local smoke
+.PHONY: help install build demo env serve dashboard browser drift eda report test lint typecheck format data train train-full predict bench mlflow-ui lock clean local-image sam-local smoke bench-dashboard
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -161,6 +161,13 @@ bench: install build  ## speed, size and quality benchmarks (figures in the READ
 		--data $(BUILD)/bench/data-307511-48744-0 --out $(BUILD)/bench
 	@$(MAKE) --no-print-directory local-image
 	$(BIN)/python -m benchmarks.sam_local --app .aws-sam/build --store $(BUILD)/bench/lambda-store --out $(BUILD)/bench
+	$(BIN)/python -m benchmarks.load --store $(BUILD)/bench/lambda-store --out $(BUILD)/bench \
+		--duration 20 --clients 32 --workers 2
+	@$(MAKE) --no-print-directory bench-dashboard
+
+bench-dashboard: install browser  ## the dashboard's first screen in Chromium, 0 and 1000 ms added to each API call
+	@test -d $(BUILD)/bench/lambda-store || { echo "make bench-dashboard: no $(BUILD)/bench/lambda-store (make bench publishes it)" >&2; exit 1; }
+	$(BIN)/python -m benchmarks.dashboard --store $(BUILD)/bench/lambda-store --out $(BUILD)/bench-dashboard
 
 # API_URL: the API to check (a stage's ApiUrl output, or the local server); the token is
 # API_TOKEN (.env for the local server) or the Cognito smoke-test user's SMOKE_* variables.

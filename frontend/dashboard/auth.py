@@ -2,9 +2,11 @@
 
 On AWS the API accepts a JSON Web Token issued by the advisors' Cognito user pool (the JWT
 authorizer of template.yaml), and records each decision under the advisor it names. So the
-hosted dashboard signs each advisor in (e-mail and password, USER_PASSWORD_AUTH on the
-dashboard's app client, first-sign-in password change included) and keeps the tokens in that
-advisor's session only; they are refreshed before they expire. Locally, or with a fixed token,
+hosted dashboard signs each advisor in with e-mail and password through Cognito's SRP flow
+(USER_SRP_AUTH: the password itself never leaves the session, see :mod:`dashboard.srp`), then
+answers the challenges that may follow: a new password at the first sign-in, and the code of
+the advisor's authenticator app when they enabled one (TOTP). The tokens stay in that
+advisor's session only and are refreshed before they expire. Locally, or with a fixed token,
 COGNITO_CLIENT_ID is unset and API_TOKEN is used instead.
 
 Cognito's public endpoint needs no AWS credentials for these calls: plain HTTPS is enough,
@@ -21,6 +23,7 @@ from typing import Any
 import requests
 import streamlit as st
 
+from dashboard import srp
 from dashboard.config import setting
 
 logger = logging.getLogger(__name__)
@@ -46,18 +49,30 @@ class CognitoConfig:
 
     client_id: str
     endpoint: str
+    #: The user pool (``eu-west-3_AbCdEf``): SRP signs with its name.
+    pool_id: str
+
+
+#: Challenges the sign-in page answers (anything else: refused in words).
+NEW_PASSWORD = "NEW_PASSWORD_REQUIRED"
+TOTP = "SOFTWARE_TOKEN_MFA"
 
 
 def cognito_config() -> CognitoConfig | None:
-    """COGNITO_CLIENT_ID and COGNITO_REGION (or COGNITO_ENDPOINT); None when unset."""
+    """COGNITO_CLIENT_ID, COGNITO_USER_POOL_ID and COGNITO_REGION (or COGNITO_ENDPOINT).
+
+    None when COGNITO_CLIENT_ID is unset (a fixed API_TOKEN is used then). The region
+    defaults to the pool id's own (``eu-west-3_...``).
+    """
     client_id = setting("COGNITO_CLIENT_ID")
     if not client_id:
         return None
+    pool_id = setting("COGNITO_USER_POOL_ID") or ""
     endpoint = setting("COGNITO_ENDPOINT")
     if not endpoint:
-        region = setting("COGNITO_REGION") or "eu-west-3"
+        region = setting("COGNITO_REGION") or pool_id.partition("_")[0] or "eu-west-3"
         endpoint = f"https://cognito-idp.{region}.amazonaws.com/"
-    return CognitoConfig(client_id=client_id, endpoint=endpoint)
+    return CognitoConfig(client_id=client_id, endpoint=endpoint, pool_id=pool_id)
 
 
 def _call(config: CognitoConfig, action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -91,33 +106,84 @@ def _store(result: dict[str, Any], refresh_token: str | None = None) -> None:
     }
 
 
+def _outcome(answer: dict[str, Any], username: str) -> dict[str, Any] | None:
+    """Signed in (None, tokens kept) or the next challenge to answer."""
+    if "AuthenticationResult" in answer:
+        _store(answer["AuthenticationResult"])
+        return None
+    name = answer.get("ChallengeName")
+    parameters = answer.get("ChallengeParameters") or {}
+    return {
+        "name": name,
+        "session": answer.get("Session"),
+        # Cognito's own name of the user (an e-mail alias is resolved by then).
+        "email": parameters.get("USER_ID_FOR_SRP") or parameters.get("USERNAME") or username,
+    }
+
+
 def sign_in(config: CognitoConfig, email: str, password: str) -> dict[str, Any] | None:
-    """Sign in; returns the challenge to answer (a new password), or None when signed in."""
+    """Sign in with SRP; returns the challenge to answer next, or None when signed in."""
+    if not config.pool_id:
+        raise SignInError("Configuration", "COGNITO_USER_POOL_ID is not set")
+    try:
+        session = srp.SrpSession(config.pool_id)
+    except srp.SrpError as error:
+        raise SignInError("Configuration", str(error)) from error
     answer = _call(
         config,
         "InitiateAuth",
         {
-            "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthFlow": "USER_SRP_AUTH",
             "ClientId": config.client_id,
-            "AuthParameters": {"USERNAME": email, "PASSWORD": password},
+            "AuthParameters": {"USERNAME": email, "SRP_A": session.srp_a},
         },
     )
-    if "AuthenticationResult" in answer:
-        _store(answer["AuthenticationResult"])
-        return None
-    return {"name": answer.get("ChallengeName"), "session": answer.get("Session"), "email": email}
+    if answer.get("ChallengeName") == "PASSWORD_VERIFIER":
+        try:
+            responses = session.answer(answer["ChallengeParameters"], password)
+        except (srp.SrpError, KeyError, ValueError) as error:
+            raise SignInError("BadChallenge", f"unusable SRP challenge: {error}") from error
+        request: dict[str, Any] = {
+            "ChallengeName": "PASSWORD_VERIFIER",
+            "ClientId": config.client_id,
+            "ChallengeResponses": responses,
+        }
+        if answer.get("Session"):
+            request["Session"] = answer["Session"]
+        answer = _call(config, "RespondToAuthChallenge", request)
+    return _outcome(answer, email)
 
 
-def set_new_password(config: CognitoConfig, challenge: dict[str, Any], password: str) -> None:
-    """Answer NEW_PASSWORD_REQUIRED (an account created by an administrator)."""
+def set_new_password(
+    config: CognitoConfig, challenge: dict[str, Any], password: str
+) -> dict[str, Any] | None:
+    """Answer NEW_PASSWORD_REQUIRED (an account created by an administrator).
+
+    Returns the next challenge (the authenticator code, if the account has one), or None.
+    """
     answer = _call(
         config,
         "RespondToAuthChallenge",
         {
-            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "ChallengeName": NEW_PASSWORD,
             "ClientId": config.client_id,
             "Session": challenge["session"],
             "ChallengeResponses": {"USERNAME": challenge["email"], "NEW_PASSWORD": password},
+        },
+    )
+    return _outcome(answer, challenge["email"])
+
+
+def answer_totp(config: CognitoConfig, challenge: dict[str, Any], code: str) -> None:
+    """Answer SOFTWARE_TOKEN_MFA with the 6-digit code of the advisor's authenticator app."""
+    answer = _call(
+        config,
+        "RespondToAuthChallenge",
+        {
+            "ChallengeName": TOTP,
+            "ClientId": config.client_id,
+            "Session": challenge["session"],
+            "ChallengeResponses": {"USERNAME": challenge["email"], "SOFTWARE_TOKEN_MFA_CODE": code},
         },
     )
     _store(answer["AuthenticationResult"])

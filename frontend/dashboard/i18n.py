@@ -91,6 +91,11 @@ _WORDS: dict[str, tuple[str, str]] = {
         "lower-case letters and digits).",
     ),
     "new_password": ("Nouveau mot de passe", "New password"),
+    "totp_needed": (
+        "Saisissez le code à 6 chiffres de votre application d'authentification.",
+        "Enter the 6-digit code of your authenticator app.",
+    ),
+    "totp_code": ("Code de vérification", "Verification code"),
     "new_password_again": ("Nouveau mot de passe, encore", "New password, again"),
     "passwords_differ": ("Les deux mots de passe diffèrent.", "The two passwords differ."),
     "sign_in_unsupported": (
@@ -530,6 +535,57 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Un commentaire est nécessaire pour un dossier à examiner : notez ce qui a été vérifié.",
         "A comment is needed for a file to review: note what was checked.",
     ),
+    "decide_final": (
+        "Décision finale : {decision}, le {at}, par {advisor}.",
+        "Final decision: {decision}, on {at}, by {advisor}.",
+    ),
+    "decide_replace": (
+        "Remplacer la décision finale du {at}",
+        "Replace the final decision of {at}",
+    ),
+    "decide_need_replace": (
+        "Une décision est déjà enregistrée : cochez « Remplacer la décision finale » pour la "
+        "remplacer.",
+        "A decision is already recorded: tick “Replace the final decision” to replace it.",
+    ),
+    "decide_reason": (
+        "Motif de la décision contraire au modèle",
+        "Reason for going against the model",
+    ),
+    "decide_confirm": (
+        "Je confirme décider contre la décision du modèle ({model}).",
+        "I confirm deciding against the model's decision ({model}).",
+    ),
+    "decide_need_override": (
+        "Votre décision va contre celle du modèle : choisissez un motif, confirmez, puis "
+        "enregistrez.",
+        "Your decision goes against the model's: choose a reason, confirm, then record.",
+    ),
+    "decide_need_other": (
+        "Le motif « Autre » demande un commentaire.",
+        "The reason “Other” needs a comment.",
+    ),
+    "decide_not_recorded": (
+        "Décision non enregistrée : {reason} Votre saisie est conservée.",
+        "Decision not recorded: {reason} What you typed is kept.",
+    ),
+    "decide_stale": (
+        "La liste ci-dessous est celle du dernier affichage ({reason}).",
+        "The list below is the one last shown ({reason}).",
+    ),
+    "reason_garanties_supplementaires": ("Garanties supplémentaires", "Extra guarantees"),
+    "reason_co_emprunteur": ("Co-emprunteur solvable", "Creditworthy co-borrower"),
+    "reason_situation_verifiee": (
+        "Situation vérifiée sur justificatifs",
+        "Situation checked on documents",
+    ),
+    "reason_incoherence_declarations": ("Déclarations incohérentes", "Inconsistent declarations"),
+    "reason_endettement_constate": ("Endettement constaté", "Debts found"),
+    "reason_autre": ("Autre (préciser en commentaire)", "Other (explain)"),
+    "col_status": ("Statut", "Status"),
+    "col_reason": ("Motif", "Reason"),
+    "status_final": ("finale", "final"),
+    "status_replaced": ("remplacée", "replaced"),
     "col_at": ("Date", "Date"),
     "col_decision": ("Décision", "Decision"),
     "col_comment": ("Commentaire", "Comment"),

@@ -39,6 +39,16 @@ def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
                     if pending is not None:
                         st.session_state["auth-challenge"] = pending
                     st.rerun()
+        elif challenge["name"] == auth.TOTP:
+            st.info(t("totp_needed", lang), icon=":material/phonelink_lock:")
+            with st.form("totp", enter_to_submit=False):
+                code = st.text_input(t("totp_code", lang), max_chars=6, key="totp-code")
+                if st.form_submit_button(t("sign_in", lang), type="primary"):
+                    auth.answer_totp(cognito, challenge, code.strip())
+                    st.session_state.pop("auth-challenge", None)
+                    st.rerun()
+        elif challenge["name"] != auth.NEW_PASSWORD:
+            raise KeyError(challenge["name"])  # a challenge this page does not handle
         else:
             st.info(t("new_password_needed", lang), icon=":material/key:")
             with st.form("new-password", enter_to_submit=False):
@@ -50,15 +60,17 @@ def signed_in(cognito: auth.CognitoConfig, lang: Lang) -> bool:
                     if first != again:
                         st.warning(t("passwords_differ", lang), icon=WARN)
                     else:
-                        auth.set_new_password(cognito, challenge, first)
+                        pending = auth.set_new_password(cognito, challenge, first)
                         st.session_state.pop("auth-challenge", None)
+                        if pending is not None:  # the authenticator code comes next
+                            st.session_state["auth-challenge"] = pending
                         st.rerun()
     except auth.SignInError as error:
         logger.info("sign-in refused: %s", error.code)
         st.session_state.pop("auth-challenge", None)  # an expired challenge: start again
         key = "sign_in_refused" if error.code != "Unreachable" else "err_unreachable"
         st.error(t(key, lang, detail=error.message), icon=WARN)
-    except KeyError:  # a challenge this dashboard does not handle (MFA, ...)
+    except KeyError:  # a challenge this dashboard does not handle (SMS, ...)
         logger.warning("unexpected Cognito answer", exc_info=True)
         st.session_state.pop("auth-challenge", None)
         st.error(t("sign_in_refused", lang, detail=t("sign_in_unsupported", lang)), icon=WARN)

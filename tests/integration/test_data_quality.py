@@ -157,7 +157,10 @@ def test_training_reads_them_as_missing_and_records_them(injected: InjectedRun) 
     assert_counts(new_clients, EXPECTED_NEW)
     # It still trained: a model version with the usual figures.
     assert 0.5 < metadata["metrics"]["cv_auc"] < 1.0
-    assert metadata["training_data"]["n_clients"] == reference["n_rows"]
+    # Every row of the file was read; the held-out clients (training.holdout) were set aside.
+    training_data = metadata["training_data"]
+    assert training_data["n_clients_in_file"] == reference["n_rows"]
+    assert training_data["n_clients"] + metadata["holdout"]["n_clients"] == reference["n_rows"]
 
 
 def test_mlflow_run_logs_the_counts(injected: InjectedRun) -> None:

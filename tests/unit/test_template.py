@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from cloudformation import load_template
 
+from creditscore_common import observability
+
 FUNCTIONS = ("ScoreFunction", "ExplainFunction", "ClientFunction")
 STATEFUL = ("ClientsTable", "DecisionsTable", "AdvisorsUserPool", "AdministratorsUserPool")
 
@@ -124,7 +126,7 @@ def test_alarms_notify_a_topic(template: dict[str, Any]) -> None:
     topics = resources(template, "AWS::SNS::Topic")
     assert set(topics) == {"AlarmsTopic"}
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 1 + 3 * len(FUNCTIONS)
+    assert len(alarms) == 1 + 4 * len(FUNCTIONS)  # API 5xx; errors, throttles, p99, store
     assert "AlarmsTopicArn" in template["Outputs"]
 
 
@@ -168,3 +170,80 @@ def test_cfn_lint_with_info_checks_finds_nothing() -> None:
         check=False,
     )
     assert run.returncode == 0 and not run.stdout.strip(), run.stdout + run.stderr
+
+
+# ------------------------------------------------------------------ observability
+
+
+def dashboard_metrics(template: dict[str, Any]) -> list[list[Any]]:
+    """Every metric line of the dashboard's widgets (its JSON body, references replaced)."""
+    (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = re.sub(r"\$\{[A-Za-z0-9:.]+\}", "x", dashboard["Properties"]["DashboardBody"]["!Sub"])
+    return [
+        line for widget in json.loads(body)["widgets"] for line in widget["properties"]["metrics"]
+    ]
+
+
+def test_functions_name_their_service_for_logs_and_metrics(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == observability.NAMESPACE
+    assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert function_properties(template, "ScoreFunction")["Tracing"] == "Active"
+    for name in FUNCTIONS:
+        own = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        # The name each app.py passes to observability.instrument (its folder).
+        assert own["POWERTOOLS_SERVICE_NAME"] == name.removesuffix("Function").lower()
+
+
+def test_the_dashboard_shows_every_metric_the_code_emits(template: dict[str, Any]) -> None:
+    lines = dashboard_metrics(template)
+    custom = {
+        (line[1], line[3])
+        for line in lines
+        if isinstance(line[0], str) and line[0] == observability.NAMESPACE
+        and line[2] == observability.DIMENSION
+    }  # fmt: skip
+    shown = {name for name, _ in custom}
+    assert set(observability.METRICS) <= shown, set(observability.METRICS) - shown
+    services = {name.removesuffix("Function").lower() for name in FUNCTIONS}
+    for metric in (observability.STORE_ERRORS, observability.MODEL_ERRORS):
+        assert {service for name, service in custom if name == metric} == services
+    expressions = [line[0]["expression"] for line in lines if isinstance(line[0], dict)]
+    assert any("borderline" in e and "/" in e for e in expressions), expressions
+    aws = {(line[0], line[1]) for line in lines if isinstance(line[0], str)}
+    assert {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Duration"), ("AWS/ApiGateway", "5xx")} <= aws
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_has_a_store_errors_alarm_outside_its_rollback(
+    template: dict[str, Any], name: str
+) -> None:
+    service = name.removesuffix("Function").lower()
+    alarm_name = f"{name.removesuffix('Function')}StoreErrorsAlarm"
+    alarm = template["Resources"][alarm_name]["Properties"]
+    assert [ref(a) for a in alarm["AlarmActions"]] == ["AlarmsTopic"]
+    read = {
+        (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert read == {
+        (observability.NAMESPACE, observability.STORE_ERRORS),
+        (observability.NAMESPACE, observability.MODEL_ERRORS),
+    }
+    for metric in alarm["Metrics"]:
+        if "MetricStat" in metric:
+            dimensions = metric["MetricStat"]["Metric"]["Dimensions"]
+            assert dimensions == [{"Name": observability.DIMENSION, "Value": service}]
+    # Not a rollback alarm: the store is not the new version's code (see template.yaml).
+    rollback = {
+        ref(a) for a in function_properties(template, name)["DeploymentPreference"]["Alarms"]
+    }
+    assert alarm_name not in rollback
+
+
+def test_advisors_sign_in_with_srp_only(template: dict[str, Any]) -> None:
+    client = template["Resources"]["DashboardClient"]["Properties"]
+    assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert client["GenerateSecret"] is False  # a public client: no secret in the dashboard

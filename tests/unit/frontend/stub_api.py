@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, urlparse
 
 # The real API's words and search rule: the level labels (labels.py, the one place they live)
 # and the French search (clients.py) over the store's matching rule (store/base.py).
+from srp_server import SrpServer
+
 from creditscore_common import clients as api_clients
 from creditscore_common import labels as api_labels
 from creditscore_common.reference_schema import load_schema
@@ -1210,6 +1212,10 @@ class Rendezvous:
         return True
 
 
+#: The user pool the stub's Cognito stands for (SRP signs with its name).
+STUB_POOL_ID = "eu-west-3_StubPool"
+
+
 @dataclass
 class StubApi:
     """The stub server's state: requests seen, faults, decisions recorded."""
@@ -1218,16 +1224,22 @@ class StubApi:
     faults: list[Fault] = field(default_factory=list)
     rendezvous: Rendezvous | None = None
     decisions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The Idempotency-Key header of every POST of a decision, in order (None: none sent).
+    decision_keys: list[str | None] = field(default_factory=list)
     drift_published: bool = True
     group_too_small: bool = False  # what a 422 fault says
     lock: threading.Lock = field(default_factory=threading.Lock)
-    #: Cognito's side: e-mail -> [password, must change it at first sign-in].
+    #: Cognito's side: e-mail -> [password, must change it at first sign-in, TOTP code or
+    #: None (no authenticator app)].
     users: dict[str, list[Any]] = field(
         default_factory=lambda: {
-            "advisor@example.com": ["Correct-horse-42", False],
-            "new@example.com": ["Temporary-pass-1", True],
+            "advisor@example.com": ["Correct-horse-42", False, None],
+            "new@example.com": ["Temporary-pass-1", True, None],
+            "totp@example.com": ["Correct-horse-43", False, "246810"],
         }
     )
+    #: SRP exchanges under way: e-mail -> (the server's side, the client's SRP_A).
+    srp_pending: dict[str, tuple[SrpServer, str]] = field(default_factory=dict)
     issued: set[str] = field(default_factory=set)
     token_lifetime: int = 3600
 
@@ -1250,7 +1262,8 @@ class StubApi:
         }
 
     def cognito(self, target: str, body: dict[str, Any]) -> tuple[int, Any]:
-        """Cognito's InitiateAuth and RespondToAuthChallenge, as the dashboard calls them."""
+        """Cognito's USER_SRP_AUTH, its challenges and REFRESH_TOKEN_AUTH, as the dashboard
+        calls them (the SRP proof is checked with the server's equations: srp_server.py)."""
         refused = (
             400,
             {"__type": "NotAuthorizedException", "message": "Incorrect username or password."},
@@ -1258,26 +1271,60 @@ class StubApi:
         action = target.rsplit(".", 1)[-1]
         if body.get("ClientId") != "stub-client":
             return 400, {"__type": "ResourceNotFoundException", "message": "no such client"}
-        if action == "InitiateAuth" and body["AuthFlow"] == "USER_PASSWORD_AUTH":
+        if action == "InitiateAuth" and body["AuthFlow"] == "USER_SRP_AUTH":
             email = body["AuthParameters"]["USERNAME"]
             user = self.users.get(email)
-            if user is None or user[0] != body["AuthParameters"]["PASSWORD"]:
+            if user is None:
                 return refused
-            if user[1]:
-                return 200, {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": f"s-{email}"}
-            return 200, self._tokens(email)
+            server = SrpServer(STUB_POOL_ID, email, user[0])
+            self.srp_pending[email] = (server, body["AuthParameters"]["SRP_A"])
+            return 200, {
+                "ChallengeName": "PASSWORD_VERIFIER",
+                "ChallengeParameters": server.challenge(),
+            }
         if action == "InitiateAuth" and body["AuthFlow"] == "REFRESH_TOKEN_AUTH":
             email = body["AuthParameters"]["REFRESH_TOKEN"].removeprefix("refresh-")
             answer = self._tokens(email)
             del answer["AuthenticationResult"]["RefreshToken"]  # as Cognito does
             return 200, answer
-        if action == "RespondToAuthChallenge":
-            email = body["ChallengeResponses"]["USERNAME"]
+        if action == "InitiateAuth":  # the app client allows SRP and refresh only
+            return 400, {"__type": "InvalidParameterException", "message": "flow not enabled"}
+        if action != "RespondToAuthChallenge":
+            return 400, {"__type": "InvalidParameterException", "message": action}
+        name, responses = body["ChallengeName"], body["ChallengeResponses"]
+        email = responses["USERNAME"]
+        user = self.users.get(email)
+        if user is None:
+            return refused
+        if name == "PASSWORD_VERIFIER":
+            server, srp_a = self.srp_pending.pop(email, (None, ""))
+            if server is None or not server.verify(srp_a, responses):
+                return refused
+            if user[1]:
+                return 200, self._challenge("NEW_PASSWORD_REQUIRED", f"s-{email}", email)
+        elif name == "NEW_PASSWORD_REQUIRED":
             if body.get("Session") != f"s-{email}":
                 return refused
-            self.users[email] = [body["ChallengeResponses"]["NEW_PASSWORD"], False]
+            user[0], user[1] = responses["NEW_PASSWORD"], False
+        elif name == "SOFTWARE_TOKEN_MFA":
+            if body.get("Session") != f"t-{email}":
+                return refused
+            if responses.get("SOFTWARE_TOKEN_MFA_CODE") != user[2]:
+                return 400, {"__type": "CodeMismatchException", "message": "Invalid code."}
             return 200, self._tokens(email)
-        return 400, {"__type": "InvalidParameterException", "message": action}
+        else:
+            return 400, {"__type": "InvalidParameterException", "message": name}
+        if user[2] is not None:  # an authenticator app: its code comes last
+            return 200, self._challenge("SOFTWARE_TOKEN_MFA", f"t-{email}", email)
+        return 200, self._tokens(email)
+
+    @staticmethod
+    def _challenge(name: str, session: str, email: str) -> dict[str, Any]:
+        return {
+            "ChallengeName": name,
+            "Session": session,
+            "ChallengeParameters": {"USER_ID_FOR_SRP": email},
+        }
 
     def seen(self, method: str, path: str) -> list[tuple[dict[str, str], Any]]:
         """(query, body) of every request to ``method path``."""
@@ -1298,8 +1345,15 @@ class StubApi:
 
     # ------------------------------------------------------------------ routing
 
-    def answer(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, Any]:
-        """(status, JSON body) of a request."""
+    def answer(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: Any,
+        idempotency_key: str | None = None,
+    ) -> tuple[int, Any]:
+        """(status, JSON body) of a request (``idempotency_key``: its header, if sent)."""
         lang = _lang(params)
         parts = [p for p in path.split("/") if p]
         if path == "/health":
@@ -1328,8 +1382,18 @@ class StubApi:
                 return 404, {"error": "drift_summary_not_found", "message": "none published"}
             return 200, drift_summary()
         if len(parts) >= 2 and parts[0] == "clients":
+            if method == "POST" and parts[2:] == ["decisions"]:
+                return self.record_decision(int(parts[1]), body, idempotency_key)
             return self._client_route(method, parts, params, body)
         return 404, {"error": "not_found", "message": f"no route {method} {path}"}
+
+    def record_decision(self, client_id: int, body: Any, key: str | None) -> tuple[int, Any]:
+        """POST /clients/{id}/decisions: once per Idempotency-Key, replaced on purpose only."""
+        if client_id not in CLIENTS or client_id not in SCORED:
+            return 404, {"error": "client_not_found", "message": f"no client with id {client_id}"}
+        with self.lock:
+            self.decision_keys.append(key)
+            return _record_decision(self, client_id, body, key)
 
     def client_list(self, params: dict[str, str]) -> dict[str, Any]:
         """GET /clients: searched as the real API does; scored and filtered for the worklist.
@@ -1418,24 +1482,79 @@ class StubApi:
             return 200, counterfactual(CLIENTS[client_id], lang, client_id)
         if route == "similar":
             return 200, similar(client_id, int(params.get("k", 50)), lang)
-        if route == "decisions" and method == "POST":
-            record = {
-                "client_id": client_id,
-                "decided_at": f"2026-11-28T09:{len(self.decisions.get(client_id, [])):02d}:00."
-                "000000Z#0123456789abcdef0123456789abcdef",
-                "decision": body["decision"],
-                "comment": body.get("comment", ""),
-                "advisor": "advisor@example",
-                "probability": probability,
-                "threshold": THRESHOLD,
-                "model_version": VERSION,
-            }
-            with self.lock:
-                self.decisions.setdefault(client_id, []).append(record)
-            return 201, record
         if route == "decisions":
-            return 200, {"client_id": client_id, "decisions": self.decisions.get(client_id, [])}
+            with self.lock:
+                recorded = list(self.decisions.get(client_id, []))
+            return 200, {"client_id": client_id, "decisions": recorded, "final": final(recorded)}
         return 404, {"error": "not_found", "message": "no such route"}
+
+
+#: Reason codes for a decision against the model's, by the model's decision (the API's
+#: ``decisions.REASON_CODES``, which the contract test compares).
+REASON_CODES = {
+    "refuse": ("garanties_supplementaires", "co_emprunteur", "situation_verifiee", "autre"),
+    "accept": ("incoherence_declarations", "endettement_constate", "autre"),
+}
+
+
+def final(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest record no other supersedes (the API's final decision)."""
+    superseded = {r.get("supersedes") for r in records}
+    current = [r for r in records if r["decided_at"] not in superseded]
+    return current[-1] if current else None
+
+
+def _conflict(message: str) -> tuple[int, Any]:
+    return 409, {"error": "decision_conflict", "message": message}
+
+
+def _record_decision(
+    state: StubApi, client_id: int, body: dict[str, Any], key: str | None
+) -> tuple[int, Any]:
+    """POST /clients/{id}/decisions as the API answers it (the caller holds the lock)."""
+    recorded = state.decisions.setdefault(client_id, [])
+    asked = [body.get(k) for k in ("decision", "comment", "reason_code", "supersedes")]
+    for earlier in recorded:
+        if key is not None and earlier["idempotency_key"] == key:
+            same = [earlier[k] for k in ("decision", "comment", "reason_code", "supersedes")]
+            if [asked[0], asked[1] or "", *asked[2:]] != same:
+                return _conflict(f"Idempotency-Key {key} was already used for another decision")
+            return 200, earlier
+    current = final(recorded)
+    if body.get("supersedes") != (current or {}).get("decided_at"):
+        if current is None:
+            return _conflict("nothing to supersede: the client has no recorded decision")
+        return _conflict(
+            f"a decision is already recorded ({current['decision']}): send "
+            f"supersedes={current['decided_at']} to replace it"
+        )
+    probability = client_probability(client_id)
+    model = decision(probability)
+    overrides = body["decision"] != model
+    if overrides and body.get("reason_code") not in REASON_CODES[model]:
+        message = f"reason_code must be one of {', '.join(REASON_CODES[model])}"
+        return 422, {
+            "error": "invalid_decision",
+            "message": message,
+            "details": [{"field": "reason_code", "location": "body", "problem": message}],
+        }
+    record = {
+        "client_id": client_id,
+        "decided_at": f"2026-11-28T09:{len(recorded):02d}:00."
+        "000000Z#0123456789abcdef0123456789abcdef",
+        "decision": body["decision"],
+        "comment": body.get("comment", ""),
+        "advisor": "advisor@example",
+        "probability": probability,
+        "threshold": THRESHOLD,
+        "model_version": VERSION,
+        "overrides_model": overrides,
+        "reason_code": body.get("reason_code"),
+        "supersedes": body.get("supersedes"),
+        "idempotency_key": key,
+    }
+    recorded.append(record)
+    return 201, record
 
 
 def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
@@ -1478,7 +1597,8 @@ def _handler(state: StubApi) -> type[BaseHTTPRequestHandler]:
                 elif status == 422:
                     answer = {"error": "invalid_request", "message": "AMT_CREDIT: must be >= 0"}
             else:
-                status, answer = state.answer(method, url.path, params, body)
+                key = self.headers.get("Idempotency-Key")
+                status, answer = state.answer(method, url.path, params, body, key)
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

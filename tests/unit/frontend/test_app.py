@@ -16,7 +16,7 @@ import pytest
 import stub_api
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
-from stub_api import HIGH, LOW, TOKEN, Fault, Rendezvous, StubServer
+from stub_api import HIGH, LOW, STUB_POOL_ID, TOKEN, Fault, Rendezvous, StubServer
 
 from dashboard.i18n import Lang
 
@@ -256,20 +256,102 @@ def test_record_a_decision_and_see_it(app: RunApp, stub: StubServer) -> None:
     }
     text = page_text(at)
     assert "Décision enregistrée le 28/11/2026 10:00." in text  # 09:00 UTC, in Paris
-    table = at.table[-1].value
-    assert "Revenus insuffisants, vu avec le client." in table.to_string()
+    assert "Décision finale : **Refus**, le 28/11/2026 10:00, par advisor@example." in text
+    assert not at.table  # a comment is data: a data frame shows it as typed, never Markdown
+    history = at.dataframe[-1].value
+    assert history["Commentaire"].tolist() == ["Revenus insuffisants, vu avec le client."]
+    assert history["Statut"].tolist() == ["finale"]
+    assert stub.state.decision_keys[-1]  # an Idempotency-Key with every submission
 
 
-def test_overriding_the_model_needs_a_reason(app: RunApp, stub: StubServer) -> None:
-    at = app(client=100002, tab="decide")
+def test_overriding_the_model_needs_a_reason_code_and_a_confirmation(
+    app: RunApp, stub: StubServer
+) -> None:
+    at = app(client=100002, tab="decide")  # the model refuses 100002
     at.radio(key="decide-choice-100002-fr").set_value("accept")
     at = submit(at, "Enregistrer la décision")
-    assert "Un commentaire est nécessaire" in page_text(at)
+    assert "Votre décision va contre celle du modèle : choisissez un motif" in page_text(at)
     assert not stub.state.seen("POST", "/clients/100002/decisions")
+    reason = at.selectbox(key="decide-reason-100002-fr")
+    assert reason.options == [
+        "Garanties supplémentaires",
+        "Co-emprunteur solvable",
+        "Situation vérifiée sur justificatifs",
+        "Autre (préciser en commentaire)",
+    ]
+    reason.select("co_emprunteur")
+    at = submit(at, "Enregistrer la décision")  # not confirmed yet
+    assert not stub.state.seen("POST", "/clients/100002/decisions")
+    at.checkbox(key="decide-confirm-100002").check()
     at.text_area(key="decide-comment-100002").input("Garant solide.")
     at = submit(at, "Enregistrer la décision")
     no_failure(at)
-    assert stub.state.seen("POST", "/clients/100002/decisions")[-1][1]["decision"] == "accept"
+    posted = stub.state.seen("POST", "/clients/100002/decisions")
+    assert [body for _, body in posted] == [
+        {"decision": "accept", "comment": "Garant solide.", "reason_code": "co_emprunteur"}
+    ]
+    assert at.dataframe[-1].value["Motif"].tolist() == ["Co-emprunteur solvable"]
+
+
+def test_a_failed_recording_says_so_and_keeps_what_was_typed(app: RunApp, stub: StubServer) -> None:
+    """Issue 14: the error replaced the page, the comment was lost, nothing said "not"."""
+    at = app(client=100002, tab="decide")
+    at.radio(key="decide-choice-100002-fr").set_value("refuse")
+    at.text_area(key="decide-comment-100002").input("Revenus insuffisants.")
+    stub.state.faults.append(Fault("/clients/100002/decisions", status=503, times=1, method="POST"))
+    at = submit(at, "Enregistrer la décision")
+    assert not at.exception
+    errors = [str(e.value).replace("\u00a0", " ") for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Décision non enregistrée : ")
+    assert errors[0].endswith("Votre saisie est conservée.")
+    assert at.text_area(key="decide-comment-100002").value == "Revenus insuffisants."
+    assert at.radio(key="decide-choice-100002-fr").value == "refuse"
+    assert "Client 100002" in page_text(at)  # the rest of the file is still there
+    at = submit(at, "Enregistrer la décision")  # the same submission, sent again
+    no_failure(at)
+    assert len(stub.state.decisions[100002]) == 1
+    assert "Décision enregistrée le" in page_text(at)
+
+
+def test_a_submission_sent_twice_is_recorded_once(app: RunApp, stub: StubServer) -> None:
+    """The answer lost (a 503 after the write, a click during the send): same key, 200."""
+    at = app(client=100002, tab="decide")
+    at.text_area(key="decide-comment-100002").input("Revenus insuffisants.")
+    at = submit(at, "Enregistrer la décision")
+    key = stub.state.decision_keys[-1]
+    body = stub.state.seen("POST", "/clients/100002/decisions")[-1][1]
+    assert stub.state.answer("POST", "/clients/100002/decisions", {}, body, key)[0] == 200
+    assert len(stub.state.decisions[100002]) == 1
+    # A new submission gets a new key, and must say it replaces the final decision.
+    at = submit(at, "Enregistrer la décision")
+    assert "cochez « Remplacer la décision finale »" in page_text(at)
+    at.checkbox(key="decide-replace-100002").check()
+    at = submit(at, "Enregistrer la décision")
+    no_failure(at)
+    first, second = stub.state.decisions[100002]
+    assert second["supersedes"] == first["decided_at"]
+    assert second["idempotency_key"] != first["idempotency_key"]
+    assert at.dataframe[-1].value["Statut"].tolist() == ["finale", "remplacée"]
+
+
+def test_the_decision_keeps_its_meaning_across_a_language_switch(
+    app: RunApp, stub: StubServer
+) -> None:
+    """Issue 14: in English the radio showed nothing, yet "Record" wrote "refuse"."""
+    at = app(client=100002, tab="decide")
+    at.radio(key="decide-choice-100002-fr").set_value("accept")
+    at.text_area(key="decide-comment-100002").input("Garant solide.")
+    at = submit(at, "Enregistrer la décision")
+    at.selectbox(key="decide-reason-100002-fr").select("co_emprunteur")
+    at = submit(at, "Enregistrer la décision")  # not confirmed: nothing sent, choices kept
+    assert not stub.state.seen("POST", "/clients/100002/decisions")
+    at = at.sidebar.radio(key="lang").set_value("en").run()
+    no_failure(at)
+    assert at.radio(key="decide-choice-100002-en").value == "accept"
+    assert at.selectbox(key="decide-reason-100002-en").value == "co_emprunteur"
+    assert at.text_area(key="decide-comment-100002").value == "Garant solide."
+    # Recording from English is checked no further here: the click's rerun reopens the
+    # "why" tab (client_page's tab state after a language switch), not this panel's doing.
 
 
 def test_a_new_applicant_from_scratch(app: RunApp, stub: StubServer) -> None:
@@ -840,6 +922,7 @@ def cognito(stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> StubServer:
     """The dashboard as hosted in front of AWS: advisors sign in, no fixed token."""
     monkeypatch.delenv("API_TOKEN")
     monkeypatch.setenv("COGNITO_CLIENT_ID", "stub-client")
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", STUB_POOL_ID)
     monkeypatch.setenv("COGNITO_ENDPOINT", f"{stub.url}/cognito")
     return stub
 
@@ -891,7 +974,38 @@ def test_a_first_sign_in_sets_a_new_password(app: RunApp, cognito: StubServer) -
     at = submit(at, "Se connecter")
     no_failure(at)
     assert [t.value for t in at.title] == ["Dossier client"]
-    assert cognito.state.users["new@example.com"] == ["Brand-new-pass-9", False]
+    assert cognito.state.users["new@example.com"] == ["Brand-new-pass-9", False, None]
+
+
+def test_the_password_never_travels_srp_is_used(app: RunApp, cognito: StubServer) -> None:
+    at = sign_in(app(), "advisor@example.com", "Correct-horse-42")
+    no_failure(at)
+    sent = json.dumps([body for _, _, _, body in cognito.state.requests])
+    assert "Correct-horse-42" not in sent  # pragma: allowlist secret
+    assert "USER_SRP_AUTH" in sent and "PASSWORD_CLAIM_SIGNATURE" in sent
+
+
+def test_an_advisor_with_an_authenticator_app_gives_its_code(
+    app: RunApp, cognito: StubServer
+) -> None:
+    at = sign_in(app(), "totp@example.com", "Correct-horse-43")
+    assert "application d'authentification" in page_text(at)
+    at.text_input(key="totp-code").input("000000")
+    at = submit(at, "Se connecter")
+    assert "Connexion refusée : Invalid code." in page_text(at)
+    at = sign_in(at.run(), "totp@example.com", "Correct-horse-43")
+    at.text_input(key="totp-code").input("246810")
+    at = submit(at, "Se connecter")
+    no_failure(at)
+    assert [t.value for t in at.title] == ["Dossier client"]
+
+
+def test_a_pool_id_is_required_to_sign_in(
+    app: RunApp, cognito: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COGNITO_USER_POOL_ID")
+    at = sign_in(app(), "advisor@example.com", "Correct-horse-42")
+    assert "COGNITO_USER_POOL_ID is not set" in page_text(at)
 
 
 def test_an_expiring_token_is_refreshed(app: RunApp, cognito: StubServer) -> None:
