@@ -129,13 +129,13 @@ browser:  ## install Chromium and chromedriver (Debian packages) for the browser
 
 test: install browser  ## run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/mypy functions training monitoring serving benchmarks frontend
+	$(BIN)/mypy functions training monitoring serving benchmarks frontend ops
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install  ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions training monitoring serving benchmarks frontend
+	$(BIN)/mypy functions training monitoring serving benchmarks frontend ops
 
 format: install
 	$(BIN)/ruff format .

@@ -120,11 +120,24 @@ def tab_label(name: str, lang: Lang) -> str:
     return f"{icon} {t(key, lang)}"
 
 
+def _open_tab_key(client_id: int) -> str:
+    """Session key of the tab last open in a client's file (its name: any language)."""
+    return f"file-open-tab-{client_id}"
+
+
 def _tab_key(client_id: int, lang: Lang) -> tuple[str, str | None]:
-    """The tabs' key in ``lang``, and the tab to open first (the one open in the other language)."""
+    """The tabs' key in ``lang``, and the tab to open first (the one open in the other language).
+
+    The tabs' widget state is per language (their labels change), and Streamlit forgets a
+    widget's state after a run that did not draw it: the open tab's name is also kept under a
+    plain key, so the advisor stays on their tab across a language switch and the runs after.
+    """
     key = f"file-tab-{client_id}-{lang}"
     if key in st.session_state:
         return key, None
+    remembered = st.session_state.get(_open_tab_key(client_id))
+    if remembered in FILE_TABS:
+        return key, tab_label(str(remembered), lang)
     for other in LANGS:
         chosen = st.session_state.get(f"file-tab-{client_id}-{other}")
         for name in FILE_TABS:
@@ -336,6 +349,8 @@ def client_page(lang: Lang, load: FileLoad | None = None) -> None:
     for name, tab in zip(FILE_TABS, tabs, strict=True):
         if tab.open is False:  # a tab is drawn (and its data fetched) only when opened
             continue
+        if tab.open:
+            st.session_state[_open_tab_key(client_id)] = name
         with tab, st.spinner(t("loading_tab", lang)):
             if name == "why":
                 guarded(lang, why_panel, client_id, explanation, lang)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from e2e_support import (
     http_get,
     save_artifact,
 )
+from selenium.webdriver.common.keys import Keys
 
 from training.data import NEW_CLIENTS_FILE, load_applications
 
@@ -522,3 +524,137 @@ def test_an_unreachable_api_is_explained_without_a_traceback(
     assert any("ne répond pas" in alert for alert in alerts), f"messages shown: {alerts}"
     assert not browser.find_elements("css selector", '[data-testid="stException"]')
     assert "Traceback" not in text
+
+
+# ----------------------------------------------------------------------------- decisions
+
+
+def _decisions(api: Api, client_id: int) -> list[dict[str, Any]]:
+    status, body = http_get(f"{api.url}/clients/{client_id}/decisions", api.token)
+    assert status == 200, f"GET decisions of {client_id}: {status} {body!r}"
+    records: list[dict[str, Any]] = json.loads(body)["decisions"]
+    return records
+
+
+def _pending_accepted(api: Api, how_many: int) -> list[int]:
+    """Clients the model clearly accepts and no advisor decided yet (no override needed)."""
+    status, body = http_get(
+        f"{api.url}/clients?with_score=true&pending=true&verdict=accept&limit=50", api.token
+    )
+    assert status == 200, f"the API's worklist: {status} {body!r}"
+    ids = [int(row["client_id"]) for row in json.loads(body)["clients"]]
+    assert len(ids) >= how_many, f"only {len(ids)} clients to accept"
+    return ids[:how_many]
+
+
+def _open_decision_tab(browser: Any, url: str, client_id: int, comment: str) -> Any:
+    """Open the client's file, its decision tab, and type ``comment``; the comment field."""
+    from dashboard import i18n
+
+    browser.set_window_size(*SCREEN)
+    browser.get(f"{url}/?client={client_id}")
+    wait_for(browser, shows(WHY_TITLE), f"client {client_id}'s file")
+    title = i18n.t("decide_title", "fr")
+    browser.find_element(
+        "xpath", f"//*[@data-testid='stTab'][contains(normalize-space(), \"{title}\")]"
+    ).click()
+    wait_for(browser, shows(i18n.t("decide_submit", "fr")), "the decision tab")
+    field = browser.find_element("css selector", f".st-key-decide-comment-{client_id} textarea")
+    field.send_keys(comment)
+    return field
+
+
+def _submit_button(browser: Any) -> Any:
+    from dashboard import i18n
+
+    label = i18n.t("decide_submit", "fr")
+    return browser.find_element("xpath", f'//button[.//p[normalize-space()="{label}"]]')
+
+
+def test_a_double_click_on_record_writes_one_decision(
+    api: Api,
+    start_dashboard: Callable[[str, str], Server],
+    browser: Any,
+    record_property: Callable[[str, object], None],
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    (client_id,) = _pending_accepted(api, 1)
+    assert _decisions(api, client_id) == []
+    dashboard = start_dashboard(api.url, api.token)
+    _open_decision_tab(browser, dashboard.url, client_id, "Pièces vérifiées")
+    ActionChains(browser).double_click(_submit_button(browser)).perform()
+    wait_for(browser, shows("Décision enregistrée le"), "the decision recorded")
+    time.sleep(2)  # a second write, if the double click made one, lands by then
+    keep_screenshot(browser, "dashboard-decision-recorded.png", record_property)
+    records = _decisions(api, client_id)
+    assert len(records) == 1, f"{len(records)} records for one double click: {records}"
+    assert records[0]["decision"] == "accept" and records[0]["comment"] == "Pièces vérifiées"
+    assert records[0]["idempotency_key"], "the dashboard sends an Idempotency-Key"
+    assert not error_elements(browser), f"errors on the page: {error_elements(browser)}"
+
+
+def test_a_decision_the_api_cannot_take_says_not_recorded_and_keeps_the_comment(
+    api: Api,
+    start_dashboard: Callable[[str, str], Server],
+    browser: Any,
+    record_property: Callable[[str, object], None],
+) -> None:
+    from benchmarks.dashboard import LatencyProxy
+
+    (client_id,) = _pending_accepted(api, 1)
+    proxy = LatencyProxy(api.url, 0.0)  # the dashboard's only way to the API
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    serving = True
+    try:
+        dashboard = start_dashboard(proxy.url, api.token)
+        comment = "Justificatifs de revenus reçus le 12"
+        _open_decision_tab(browser, dashboard.url, client_id, comment)
+        proxy.shutdown()  # the API goes away while the advisor is about to record
+        proxy.server_close()
+        serving = False
+        _submit_button(browser).click()
+        text = wait_for(browser, shows("non enregistrée"), "the failure said in words")
+        keep_screenshot(browser, "dashboard-decision-not-recorded.png", record_property)
+        field = browser.find_element(  # drawn again by the rerun
+            "css selector", f".st-key-decide-comment-{client_id} textarea"
+        )
+        assert field.get_attribute("value") == comment, "the typed comment was lost"
+        assert PROBABILITY_LABEL in text, "the rest of the file is no longer shown"
+        assert "Traceback" not in text
+    finally:
+        if serving:
+            proxy.shutdown()
+            proxy.server_close()
+    assert _decisions(api, client_id) == [], "nothing was recorded"
+
+
+def test_a_decision_recorded_after_the_english_switch_is_the_one_shown(
+    api: Api,
+    start_dashboard: Callable[[str, str], Server],
+    browser: Any,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """The advisor stays on the decision tab across the switch; what it shows is recorded."""
+    from dashboard import i18n
+
+    (client_id,) = _pending_accepted(api, 1)
+    dashboard = start_dashboard(api.url, api.token)
+    field = _open_decision_tab(browser, dashboard.url, client_id, "Dossier complet")
+    field.send_keys(Keys.TAB)  # the typed comment reaches Streamlit before the switch
+    browser.find_element(
+        "xpath", "//*[@data-testid='stSidebar']//label[.//p[normalize-space()='English']]"
+    ).click()
+    label = i18n.t("decide_submit", "en")
+    wait_for(browser, shows(label), "the decision tab, still open, in English")
+    checked = browser.execute_script(
+        f"return [...document.querySelectorAll('.st-key-decide-choice-{client_id}-en input')]"
+        ".filter(i => i.checked).map(i => i.closest('label').innerText.trim())"
+    )
+    assert checked and "Accept" in checked[0], f"the radio shows {checked} in English"
+    browser.find_element("xpath", f'//button[.//p[normalize-space()="{label}"]]').click()
+    wait_for(browser, shows("Decision recorded on"), "the decision recorded from English")
+    keep_screenshot(browser, "dashboard-decision-english.png", record_property)
+    (record,) = _decisions(api, client_id)
+    assert record["decision"] == "accept" and record["comment"] == "Dossier complet"

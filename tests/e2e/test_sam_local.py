@@ -53,6 +53,8 @@ __all__ = ["built", "sam_build"]
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "local-image" / "sam-local.sh"
 EVENTS = REPO / "events"
+#: Headers of a sample event the HTTP client sets itself (or the local token replaces).
+SKIPPED_HEADERS = {"host", "content-length", "authorization", "content-type", "connection"}
 #: make local-image's exit code when the Docker engine cannot run on this machine.
 ENGINE_CANNOT_RUN = 3
 #: The first answer waits for SAM to add the layer to the image and start a container.
@@ -119,6 +121,8 @@ def over_http(api: Api, event: dict[str, Any]) -> tuple[int, str, bytes]:
         method=event["requestContext"]["http"]["method"],
         data=body.encode() if body else None,
         headers={
+            # The event's own headers (an Idempotency-Key...), then the local token.
+            **{k: v for k, v in event["headers"].items() if k.lower() not in SKIPPED_HEADERS},
             "Authorization": f"Bearer {api.token}",
             "Content-Type": event["headers"].get("content-type", "application/json"),
         },

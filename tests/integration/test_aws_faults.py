@@ -268,11 +268,15 @@ def assert_clean_503(answer: Any, *words: str, retry_after: int) -> str:
             ("GET", "/clients/{id}/score", None),
         ),
         ("client", "dynamodb.Scan", "ThrottlingException", ("GET", "/clients?limit=5", None)),
-        (
+        (  # a decision is one conditional transaction (record, idempotency key, final)
             "client",
-            "dynamodb.PutItem",
+            "dynamodb.TransactWriteItems",
             "ProvisionedThroughputExceededException",
-            ("POST", "/clients/{id}/decisions", {"decision": "accept", "comment": "fault test"}),
+            (
+                "POST",
+                "/clients/{id}/decisions",
+                {"decision": "accept", "comment": "fault test", "reason_code": "autre"},
+            ),
         ),
     ],
     ids=["get-client", "list-clients", "add-decision"],
@@ -299,7 +303,7 @@ def test_dynamodb_throttling_is_a_clean_503_then_recovers(
     faults.clear()
     again = api.request(method, url, headers=AUTH, json=body)
     assert again.status_code in (200, 201), again.text
-    if operation == "dynamodb.PutItem":  # the refused decision was not recorded, the other was
+    if operation == "dynamodb.TransactWriteItems":  # the refused one not recorded, the other was
         decisions = api.get(f"/clients/{client_id}/decisions", headers=AUTH)
         assert decisions.status_code == 200, decisions.text
         assert len(decisions.json()["decisions"]) == 1

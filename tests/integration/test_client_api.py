@@ -223,15 +223,21 @@ def test_search_matches_the_documented_rule(api: TestClient, new_clients: Applic
 
 def test_list_rows_are_short_summaries(api: TestClient) -> None:
     page = api.get("/clients?limit=3", headers=AUTH).json()
-    assert set(page["clients"][0]) == {
-        "client_id",
-        "contract_type",
-        "income_type",
-        "gender",
-        "age_years",
-        "income",
-        "credit",
-    }
+    worklist = {"probability", "decision", "band", "decided"}  # with_score=true only
+    assert (
+        set(page["clients"][0])
+        == {
+            "client_id",
+            "contract_type",
+            "income_type",
+            "gender",
+            "age_years",
+            "income",
+            "credit",
+        }
+        | worklist
+    )
+    assert all(row[name] is None for row in page["clients"] for name in worklist)
     assert 18 <= page["clients"][0]["age_years"] <= 100
 
 

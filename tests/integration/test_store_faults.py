@@ -106,11 +106,13 @@ def first_client(root: Path) -> int:
 
 
 def decide(api: TestClient | httpx.Client, client_id: int, comment: str) -> Any:
-    return api.post(
-        f"/clients/{client_id}/decisions",
-        json={"decision": "accept", "comment": comment},
-        headers=AUTH,
-    )
+    """Record a decision; a later one replaces the final decision (``supersedes``)."""
+    # Accepting may go against the model: a reason code (any decision may carry one).
+    body: dict[str, Any] = {"decision": "accept", "comment": comment, "reason_code": "autre"}
+    listed = api.get(f"/clients/{client_id}/decisions", headers=AUTH)
+    if listed.status_code == 200 and listed.json().get("final"):
+        body["supersedes"] = listed.json()["final"]["decided_at"]
+    return api.post(f"/clients/{client_id}/decisions", json=body, headers=AUTH)
 
 
 def refused(answer: Any, code: str, *parts: str) -> str:

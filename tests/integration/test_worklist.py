@@ -96,8 +96,10 @@ def test_with_score_adds_the_score_and_the_decision_state(api: TestClient) -> No
 def test_the_listed_score_is_the_one_a_decision_records(api: TestClient) -> None:
     first = api.get("/clients", params={"q": SUBSET, "with_score": "true"}, headers=AUTH).json()
     client = first["clients"][0]
-    posted = api.post(
-        f"/clients/{client['client_id']}/decisions", json={"decision": "accept"}, headers=AUTH
+    posted = api.post(  # the model's own decision: no reason code needed
+        f"/clients/{client['client_id']}/decisions",
+        json={"decision": client["decision"]},
+        headers=AUTH,
     )
     assert posted.status_code == 201, posted.text
     record = posted.json()

@@ -350,8 +350,8 @@ def test_the_decision_keeps_its_meaning_across_a_language_switch(
     assert at.radio(key="decide-choice-100002-en").value == "accept"
     assert at.selectbox(key="decide-reason-100002-en").value == "co_emprunteur"
     assert at.text_area(key="decide-comment-100002").value == "Garant solide."
-    # Recording from English is checked no further here: the click's rerun reopens the
-    # "why" tab (client_page's tab state after a language switch), not this panel's doing.
+    # Recording from English is checked in the browser (test_dashboard_browser.py): AppTest
+    # does not send a tab's state back, so its next run reopens the first tab.
 
 
 def test_a_new_applicant_from_scratch(app: RunApp, stub: StubServer) -> None:

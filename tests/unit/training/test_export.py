@@ -39,7 +39,6 @@ from training.data import (
     load_reference_and_new,
 )
 from training.evaluate import CostWeights, best_threshold
-from training.holdout import split_reference
 from training.export import (
     PARITY_TOLERANCE,
     ExportParityError,
@@ -47,6 +46,7 @@ from training.export import (
     publish_version,
     to_onnx,
 )
+from training.holdout import split_reference
 from training.modelling import FoldPlan, cross_validate_dummy, float32_thresholds
 from training.stats import MIN_BIN_COUNT, PERCENTILES
 from training.train import TrainingResult
