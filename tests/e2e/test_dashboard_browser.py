@@ -529,6 +529,18 @@ def test_an_unreachable_api_is_explained_without_a_traceback(
 # ----------------------------------------------------------------------------- decisions
 
 
+def dashboard_i18n() -> Any:
+    """The dashboard's words (frontend/ is not a package of the project: put on the path)."""
+    import sys
+
+    frontend = str(Path(__file__).resolve().parents[2] / "frontend")
+    if frontend not in sys.path:
+        sys.path.insert(0, frontend)
+    from dashboard import i18n
+
+    return i18n
+
+
 def _decisions(api: Api, client_id: int) -> list[dict[str, Any]]:
     status, body = http_get(f"{api.url}/clients/{client_id}/decisions", api.token)
     assert status == 200, f"GET decisions of {client_id}: {status} {body!r}"
@@ -549,8 +561,7 @@ def _pending_accepted(api: Api, how_many: int) -> list[int]:
 
 def _open_decision_tab(browser: Any, url: str, client_id: int, comment: str) -> Any:
     """Open the client's file, its decision tab, and type ``comment``; the comment field."""
-    from dashboard import i18n
-
+    i18n = dashboard_i18n()
     browser.set_window_size(*SCREEN)
     browser.get(f"{url}/?client={client_id}")
     wait_for(browser, shows(WHY_TITLE), f"client {client_id}'s file")
@@ -565,8 +576,7 @@ def _open_decision_tab(browser: Any, url: str, client_id: int, comment: str) -> 
 
 
 def _submit_button(browser: Any) -> Any:
-    from dashboard import i18n
-
+    i18n = dashboard_i18n()
     label = i18n.t("decide_submit", "fr")
     return browser.find_element("xpath", f'//button[.//p[normalize-space()="{label}"]]')
 
@@ -637,8 +647,7 @@ def test_a_decision_recorded_after_the_english_switch_is_the_one_shown(
     record_property: Callable[[str, object], None],
 ) -> None:
     """The advisor stays on the decision tab across the switch; what it shows is recorded."""
-    from dashboard import i18n
-
+    i18n = dashboard_i18n()
     (client_id,) = _pending_accepted(api, 1)
     dashboard = start_dashboard(api.url, api.token)
     field = _open_decision_tab(browser, dashboard.url, client_id, "Dossier complet")
