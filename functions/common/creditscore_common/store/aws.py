@@ -336,6 +336,11 @@ class AwsStore(Store):
             return False
         if not self._has_version(version):
             raise ValueError(f"model version {version} is not in the store")
+        self._write_pointer(version)
+        return True
+
+    def _write_pointer(self, version: str) -> None:
+        """Replace ``models/active`` (one PUT: S3 swaps the object whole)."""
         self._call(
             "writing the active model pointer",
             self.s3.put_object,
@@ -343,7 +348,6 @@ class AwsStore(Store):
             Key=self._key(ACTIVE_POINTER),
             Body=(version + "\n").encode(),
         )
-        return True
 
     # ---------------------------------------------------------------- monitoring
 
@@ -725,13 +729,7 @@ class AwsStore(Store):
                 except ClientError:
                     log.warning("the model history changed while %s was activated; again", version)
                     continue
-            self._call(
-                "writing the active model pointer",
-                self.s3.put_object,
-                Bucket=self.bucket,
-                Key=self._key(ACTIVE_POINTER),
-                Body=(version + "\n").encode(),
-            )
+            self._write_pointer(version)
             return True
         raise StoreUnavailableError(
             "the model history kept changing (another activate, rollback, promote or publish "
