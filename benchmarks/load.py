@@ -9,15 +9,19 @@ each client asking for the next of the store's clients in a loop. Reported per r
 throughput (answers a second), p50 and p99 latency, and errors (any answer but a 200, or a
 failed connection). The figures go to ``DIR/load.json`` and a table is printed.
 
-Honest measure: the load generator (one asyncio process, httpx) runs on the same machine as
-the server and takes its share of the cores; the server is one uvicorn process, as
-``creditscore serve`` runs it. The machine's load average before and after is recorded.
+Honest measure: the load generator runs on the same machine as the server and takes its
+share of the cores. It is one asyncio process speaking plain HTTP/1.1 over keep-alive
+connections (a request written, its status line, headers and Content-Length body read), so
+that it costs a fraction of what a full client library would and most of the cores go to the
+server (``creditscore serve --workers N``, ``--workers``, 1 by default). The machine's load
+average before and after is recorded.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -161,8 +165,51 @@ class Server:
         self._log.close()
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection: GET a path, read the whole answer."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self._headers = (
+            f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            "Connection: keep-alive\r\n\r\n"
+        ).encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        """The status of ``GET path`` (its body read and dropped); reconnects if needed."""
+        if self._writer is None or self._reader is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        self._writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._headers)
+        status_line = await self._reader.readline()
+        if not status_line:
+            raise ConnectionError("the server closed the connection")
+        status = int(status_line.split(b" ", 2)[1])
+        length, close = 0, False
+        while (line := await self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        await self._reader.readexactly(length)
+        if close:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        """Close the connection (a new one is opened at the next request)."""
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+
 async def _one_client(
-    http: httpx.AsyncClient, path: str, ids: list[int], start: int, stop_at: float,
+    connection: _Connection, path: str, ids: list[int], start: int, stop_at: float,
     latencies: list[float], errors: list[str],
 ) -> None:  # fmt: skip
     position = start
@@ -171,14 +218,14 @@ async def _one_client(
         position += 1
         sent = time.perf_counter()
         try:
-            answer = await http.get(url)
-            await answer.aread()
-        except httpx.HTTPError as error:
+            status = await connection.get(url)
+        except (OSError, ConnectionError, ValueError, asyncio.IncompleteReadError) as error:
             errors.append(type(error).__name__)
+            await connection.close()
             continue
         latencies.append(time.perf_counter() - sent)
-        if answer.status_code != 200:
-            errors.append(str(answer.status_code))
+        if status != 200:
+            errors.append(str(status))
 
 
 async def load_route(
@@ -186,15 +233,13 @@ async def load_route(
     duration: float,
 ) -> RouteResult:  # fmt: skip
     """``clients`` keep-alive connections asking ``path`` for ``duration`` seconds."""
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=30.0
-    ) as http:
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    connections = [_Connection(host, int(port), token) for _ in range(clients)]
+    try:
         # Warm up: connections opened, caches filled; not counted.
         warm_stop = time.perf_counter() + WARM_UP_SECONDS
         await asyncio.gather(
-            *(_one_client(http, path, ids, i, warm_stop, [], []) for i in range(clients))
+            *(_one_client(c, path, ids, i, warm_stop, [], []) for i, c in enumerate(connections))
         )
         latencies: list[float] = []
         errors: list[str] = []
@@ -202,11 +247,14 @@ async def load_route(
         stop_at = started + duration
         await asyncio.gather(
             *(
-                _one_client(http, path, ids, i * 7, stop_at, latencies, errors)
-                for i in range(clients)
+                _one_client(c, path, ids, i * 7, stop_at, latencies, errors)
+                for i, c in enumerate(connections)
             )
         )
         seconds = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            await connection.close()
     ms = np.asarray(latencies) * 1000.0 if latencies else np.asarray([float("nan")])
     return RouteResult(
         route=name,
@@ -261,7 +309,7 @@ def run(
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "workers": workers,
-        "note": f"load generator (1 process, httpx asyncio) and server ({workers} uvicorn "
+        "note": f"load generator (1 asyncio process, plain HTTP/1.1) and server ({workers} uvicorn "
         "process(es)) share the machine",
         "target_score_rps": TARGET_SCORE_RPS,
         "routes": [asdict(r) for r in results],
