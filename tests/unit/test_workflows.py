@@ -195,8 +195,21 @@ def test_one_artifact_goes_to_staging_then_production_then_the_dashboard() -> No
     stage = _load(REPO / ".github" / "workflows" / "deploy-stage.yml")
     jobs = deploy["jobs"]
     runs = " ".join(step.get("run", "") for _, step in _steps(deploy))
-    assert runs.count("sam package") == 1 and runs.count("make build") == 1
+    assert runs.count("sam package") == 1 and "make build" not in runs and "sam build" not in runs
     assert jobs["package"]["needs"] == "test"
+    # The build packaged is the one CI made and tested (its artifact), never a rebuild.
+    ci = _load(REPO / ".github" / "workflows" / "ci.yml")
+    uploaded = [
+        step["with"]["name"]
+        for _, step in _steps(ci)
+        if step.get("uses", "").startswith("actions/upload-artifact")
+    ]
+    downloaded = [
+        step["with"]["name"]
+        for step in deploy["jobs"]["package"]["steps"]
+        if step.get("uses", "").startswith("actions/download-artifact")
+    ]
+    assert downloaded and downloaded[0] in uploaded and downloaded[0].startswith("sam-build-")
     for name, needs in (("staging", "package"), ("production", "staging")):
         assert jobs[name]["uses"] == "./.github/workflows/deploy-stage.yml"
         assert jobs[name]["with"]["stage"] == name and jobs[name]["needs"] == needs
