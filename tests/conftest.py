@@ -194,3 +194,23 @@ def drift_run(
         return run_drift(small_data_dir, trained_model.version_dir, folder / "report")
 
     return build_once(tmp_path_factory, "drift_run", run)
+
+
+#: The region of the mocked AWS account (template.yaml's stacks run in eu-west-3).
+MOCK_AWS_REGION = "eu-west-3"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials, and no shared config: nothing can reach a real account (moto)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": MOCK_AWS_REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
