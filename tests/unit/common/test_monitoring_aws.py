@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 from fastapi.testclient import TestClient
-from test_store_aws import BUCKET, CLIENTS_TABLE, DECISIONS_TABLE, REGION, aws, aws_credentials
+from test_store_aws import BUCKET, CLIENTS_TABLE, DECISIONS_TABLE, REGION, aws
 
 from creditscore_common.api import reset_caches
 from creditscore_common.store.base import DRIFT_SUMMARY_FILE, MONITORING_PREFIX
@@ -22,7 +22,7 @@ from serving.local_server import load_function
 from training.cli import main
 from training.train import TrainingResult
 
-__all__ = ["aws", "aws_credentials"]  # fixtures used by name below
+__all__ = ["aws"]  # a fixture used by name below (aws_credentials: tests/conftest.py)
 
 pytestmark = pytest.mark.xdist_group("trained_model")
 TOKEN = "a-real-token-for-the-aws-backend"
