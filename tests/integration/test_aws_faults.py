@@ -22,11 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from cloudformation import create_table_from_template  # type: ignore[import-not-found]
 from fastapi.testclient import TestClient
-from moto import mock_aws
+from test_store_aws import BUCKET, CLIENTS_TABLE, DECISIONS_TABLE, REGION, aws, lambda_env
 
 from creditscore_common import explain, reference_index
 from creditscore_common.api import reset_caches
@@ -38,10 +36,8 @@ from training.publish import publish
 if TYPE_CHECKING:
     from training.train import TrainingResult
 
-REGION = "eu-west-3"
-BUCKET = "creditscore-models-faults"
-CLIENTS_TABLE = "creditscore-clients-faults"
-DECISIONS_TABLE = "creditscore-decisions-faults"
+__all__ = ["aws"]  # a fixture of test_store_aws, used by name below
+
 TOKEN = "aws-faults-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 #: What AWS puts in a throttling error, none of which may reach the caller.
@@ -168,19 +164,6 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
 
 
 @pytest.fixture
-def aws(aws_credentials: None) -> Iterator[None]:
-    """A mocked account with template.yaml's tables and the bucket; nothing reaches AWS."""
-    with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table_from_template(dynamodb, "ClientsTable", CLIENTS_TABLE)
-        create_table_from_template(dynamodb, "DecisionsTable", DECISIONS_TABLE)
-        yield
-
-
-@pytest.fixture
 def client_id(
     aws: None, tmp_path: Path, trained_model: TrainingResult, small_data_dir: Path
 ) -> int:
@@ -198,19 +181,8 @@ def cold_start(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, faults: Faults
 ) -> Iterator[Callable[[str], TestClient]]:
     """``cold_start(name)``: a function's app as on Lambda (aws store), its cold start done."""
-    for name, value in {
-        "STORE_BACKEND": "aws",
-        "MODEL_BUCKET": BUCKET,
-        "CLIENTS_TABLE": CLIENTS_TABLE,
-        "DECISIONS_TABLE": DECISIONS_TABLE,
-        "AWS_REGION": REGION,
-        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
-        "AUTH_MODE": "token",
-        "API_TOKEN": TOKEN,
-        # Look at the store on every request: recovery is seen at once (not after a minute).
-        "MODEL_REFRESH_SECONDS": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
+    # Look at the store on every request: recovery is seen at once (not after a minute).
+    lambda_env(monkeypatch, tmp_path, AUTH_MODE="token", API_TOKEN=TOKEN, MODEL_REFRESH_SECONDS="0")
     monkeypatch.delenv("TRAFFIC_LOG", raising=False)
 
     def start(function: str) -> TestClient:

@@ -96,6 +96,21 @@ def aws(aws_credentials: None) -> Iterator[None]:
         yield
 
 
+def lambda_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **overrides: str) -> None:
+    """The environment template.yaml gives a function, on this module's mocked resources."""
+    for name, value in {
+        "STORE_BACKEND": "aws",
+        "MODEL_BUCKET": BUCKET,
+        "CLIENTS_TABLE": CLIENTS_TABLE,
+        "DECISIONS_TABLE": DECISIONS_TABLE,
+        "AUTH_MODE": "jwt",
+        "AWS_REGION": REGION,
+        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
+        **overrides,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the backoff sleeps of the batch writer instead of sleeping."""
@@ -546,16 +561,7 @@ def test_score_function_on_aws_calls_only_what_its_policy_grants(
         return client
 
     monkeypatch.setattr(AwsStore, "_client", recording_client)
-    for name, value in {
-        "STORE_BACKEND": "aws",
-        "MODEL_BUCKET": BUCKET,
-        "CLIENTS_TABLE": CLIENTS_TABLE,
-        "DECISIONS_TABLE": DECISIONS_TABLE,
-        "AUTH_MODE": "jwt",
-        "AWS_REGION": REGION,
-        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    lambda_env(monkeypatch, tmp_path)
     reset_caches()
     try:
         module = load_function("score")
@@ -616,16 +622,7 @@ def test_each_function_downloads_only_the_files_it_reads(
     from training.publish import publish
 
     publish(trained_model.version_dir, small_data_dir, make_store(tmp_path), progress=False)
-    for name, value in {
-        "STORE_BACKEND": "aws",
-        "MODEL_BUCKET": BUCKET,
-        "CLIENTS_TABLE": CLIENTS_TABLE,
-        "DECISIONS_TABLE": DECISIONS_TABLE,
-        "AUTH_MODE": "jwt",
-        "AWS_REGION": REGION,
-        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    lambda_env(monkeypatch, tmp_path)
     reset_caches()
     try:
         assert load_function(function) is not None  # its import is the Lambda cold start
