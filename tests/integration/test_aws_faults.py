@@ -23,8 +23,16 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from cloudformation import (  # type: ignore[import-not-found]
+    BUCKET,
+    CLIENTS_TABLE,
+    DECISIONS_TABLE,
+    REGION,
+    create_resources_from_template,
+    lambda_env,
+)
 from fastapi.testclient import TestClient
-from test_store_aws import BUCKET, CLIENTS_TABLE, DECISIONS_TABLE, REGION, aws, lambda_env
+from moto import mock_aws
 
 from creditscore_common import explain, reference_index
 from creditscore_common.api import reset_caches
@@ -35,8 +43,6 @@ from training.publish import publish
 
 if TYPE_CHECKING:
     from training.train import TrainingResult
-
-__all__ = ["aws"]  # a fixture of test_store_aws, used by name below
 
 TOKEN = "aws-faults-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -161,6 +167,14 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
     # botocore sleeps between attempts (up to a second): the attempts are counted instead.
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _: None)
     return injected
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    """A mocked account with template.yaml's bucket and tables; nothing reaches AWS."""
+    with mock_aws():
+        create_resources_from_template()
+        yield
 
 
 @pytest.fixture

@@ -15,7 +15,16 @@ from typing import Any
 
 import boto3
 import pytest
-from cloudformation import load_template
+from cloudformation import (
+    BUCKET,
+    CLIENTS_TABLE,
+    DECISIONS_TABLE,
+    REGION,
+    create_resources_from_template,
+    lambda_env,
+    load_template,
+    template_resources,
+)
 from moto import mock_aws
 from test_store_local import PRESENT, StoreContract, make_fake_version
 
@@ -45,47 +54,7 @@ from creditscore_common.version import (
 from training.train import TrainingResult
 
 REPO = Path(__file__).resolve().parents[3]
-REGION = "eu-west-3"
-BUCKET = "creditscore-models-test"
-CLIENTS_TABLE = "creditscore-clients-test"
-DECISIONS_TABLE = "creditscore-decisions-test"
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
-
-
-def template_resources() -> dict[str, Any]:
-    template = load_template()
-    resources: dict[str, Any] = template["Resources"]
-    return resources
-
-
-def create_resources_from_template() -> None:
-    """The bucket and both tables, with template.yaml's Properties (inside mock_aws)."""
-    resources = template_resources()
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    bucket = resources["ModelBucket"]["Properties"]
-    s3.put_bucket_versioning(
-        Bucket=BUCKET, VersioningConfiguration=bucket["VersioningConfiguration"]
-    )
-    # CloudFormation's rule is the API's, under another name for one key.
-    rules = [
-        {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
-        for rule in bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    ]
-    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": rules})
-    s3.put_public_access_block(
-        Bucket=BUCKET,
-        PublicAccessBlockConfiguration=bucket["PublicAccessBlockConfiguration"],
-    )
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    for logical_id, name in (("ClientsTable", CLIENTS_TABLE), ("DecisionsTable", DECISIONS_TABLE)):
-        properties = resources[logical_id]["Properties"]
-        dynamodb.create_table(
-            TableName=name,
-            KeySchema=properties["KeySchema"],
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            BillingMode=properties["BillingMode"],
-        )
 
 
 @pytest.fixture
@@ -94,21 +63,6 @@ def aws(aws_credentials: None) -> Iterator[None]:
     with mock_aws():
         create_resources_from_template()
         yield
-
-
-def lambda_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **overrides: str) -> None:
-    """The environment template.yaml gives a function, on this module's mocked resources."""
-    for name, value in {
-        "STORE_BACKEND": "aws",
-        "MODEL_BUCKET": BUCKET,
-        "CLIENTS_TABLE": CLIENTS_TABLE,
-        "DECISIONS_TABLE": DECISIONS_TABLE,
-        "AUTH_MODE": "jwt",
-        "AWS_REGION": REGION,
-        "MODEL_CACHE_DIR": str(tmp_path / "lambda-tmp"),
-        **overrides,
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
